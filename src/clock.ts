@@ -1,0 +1,137 @@
+// Time is always injected: production uses the system clock, tests and the simulator a
+// virtual clock that only moves when told to.
+
+export interface TimerHandle {
+  readonly id: number;
+}
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /** Runs `fn` once at `at` (epoch ms) or as soon as possible if `at` is past. */
+  setTimer(at: number, fn: () => void): TimerHandle;
+  clearTimer(handle: TimerHandle): void;
+}
+
+/** setTimeout cannot wait more than 2^31-1 ms: longer waits are re-armed in chunks. */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+export class SystemClock implements Clock {
+  private nextId = 1;
+  private readonly timers = new Map<number, NodeJS.Timeout>();
+
+  now(): number {
+    return Date.now();
+  }
+
+  setTimer(at: number, fn: () => void): TimerHandle {
+    const id = this.nextId++;
+    const arm = (): void => {
+      const delay = Math.max(0, at - Date.now());
+      const t = setTimeout(
+        () => {
+          if (at - Date.now() > 0) {
+            arm();
+            return;
+          }
+          this.timers.delete(id);
+          fn();
+        },
+        Math.min(delay, MAX_TIMEOUT_MS),
+      );
+      this.timers.set(id, t);
+    };
+    arm();
+    return { id };
+  }
+
+  clearTimer(handle: TimerHandle): void {
+    const t = this.timers.get(handle.id);
+    if (t) clearTimeout(t);
+    this.timers.delete(handle.id);
+  }
+}
+
+interface VirtualTimer {
+  id: number;
+  at: number;
+  seq: number;
+  fn: () => void;
+}
+
+/**
+ * A clock that moves only when the test (or the simulation) advances it. Timers fire in due
+ * order, ties in the order they were set; callbacks may set further timers.
+ */
+export class VirtualClock implements Clock {
+  private current: number;
+  private nextId = 1;
+  private seq = 0;
+  private timers: VirtualTimer[] = [];
+
+  constructor(start: number = Date.UTC(2030, 0, 7, 9, 0, 0)) {
+    this.current = start;
+  }
+
+  now(): number {
+    return this.current;
+  }
+
+  setTimer(at: number, fn: () => void): TimerHandle {
+    const id = this.nextId++;
+    this.timers.push({ id, at: Math.max(at, this.current), seq: this.seq++, fn });
+    return { id };
+  }
+
+  clearTimer(handle: TimerHandle): void {
+    this.timers = this.timers.filter((t) => t.id !== handle.id);
+  }
+
+  /** Number of timers still waiting. */
+  pending(): number {
+    return this.timers.length;
+  }
+
+  /** Due time of the earliest timer, if any. */
+  nextDue(): number | undefined {
+    let best: number | undefined;
+    for (const t of this.timers) if (best === undefined || t.at < best) best = t.at;
+    return best;
+  }
+
+  /** Fires every timer due up to `to` (inclusive) in order, then sets the time to `to`. */
+  advanceTo(to: number): void {
+    for (;;) {
+      const next = this.popDue(to);
+      if (!next) break;
+      this.current = Math.max(this.current, next.at);
+      next.fn();
+    }
+    this.current = Math.max(this.current, to);
+  }
+
+  advance(ms: number): void {
+    this.advanceTo(this.current + ms);
+  }
+
+  /** Jumps the clock without firing anything (a wall-clock jump). */
+  jump(to: number): void {
+    this.current = to;
+  }
+
+  private popDue(to: number): VirtualTimer | undefined {
+    let idx = -1;
+    for (let i = 0; i < this.timers.length; i++) {
+      const t = this.timers[i];
+      if (t.at > to) continue;
+      if (
+        idx < 0 ||
+        t.at < this.timers[idx].at ||
+        (t.at === this.timers[idx].at && t.seq < this.timers[idx].seq)
+      )
+        idx = i;
+    }
+    if (idx < 0) return undefined;
+    return this.timers.splice(idx, 1)[0];
+  }
+}
