@@ -80,9 +80,11 @@ export interface StreamMessage {
   seq: number;
   callbackId: string;
   service: string;
-  kind: 'dialog' | 'status';
+  kind: 'dialog' | 'status' | 'preview';
   data:
-    DeviceDialog | { _id: string; _callback_state: GmsState; _callback_reason?: CallbackReason };
+    | DeviceDialog
+    | { _id: string; _callback_state: GmsState; _callback_reason?: CallbackReason }
+    | { _id: string; _action: 'AgentPreview'; _agent_id: string; _timeout: number };
   at: number;
 }
 
@@ -120,7 +122,10 @@ export interface CallbackEngine {
     reason: string,
   ): Promise<{ cancelled: string[]; notFound: string[]; alreadyCompleted: string[] }>;
   listAgents(): AgentView[];
-  agentCommand(agentId: string, command: 'sign-in' | 'sign-out' | 'ready' | 'not-ready'): AgentView;
+  agentCommand(
+    agentId: string,
+    command: 'sign-in' | 'sign-out' | 'ready' | 'not-ready',
+  ): Promise<AgentView>;
   /** Messages of one callback (or of one service when `callbackId` is undefined) after `afterSeq`. */
   messagesAfter(
     filter: { callbackId?: string; service?: string },

@@ -1,0 +1,761 @@
+// The engine: builds the actor system (timer, agent pool, notifier, a supervisor per service),
+// wires telephony events to sessions, resumes open sessions after a restart, and implements
+// the CallbackEngine facade the HTTP layer uses. Request validation lives here and in the
+// domain; the HTTP layer only parses and maps errors.
+
+import { randomUUID } from 'node:crypto';
+import { DateTime } from 'luxon';
+import { dispatch, start, stop, type Ref } from 'nact';
+import type { Clock } from '../clock';
+import { AgentPool, type AgentConfig } from '../domain/agent-pool';
+import { checkDesiredTime, parseFutureLimit } from '../domain/future-limit';
+import type { OfficeHours } from '../domain/office-hours';
+import { applyOptions, isOptionName, type ServiceOptions } from '../domain/options';
+import { validateNumber } from '../domain/phone';
+import { initialState } from '../domain/session-machine';
+import type { SessionEvent } from '../domain/session-types';
+import {
+  availabilityWindow,
+  computeSlots,
+  slotLimit,
+  slotStartFor,
+  type CapacityService,
+} from '../domain/slots';
+import type {
+  AdminQueueQuery,
+  AgentView,
+  AvailabilityQuery,
+  AvailabilityResult,
+  CallbackEngine,
+  CallbackView,
+  EngineHealth,
+  QueryCondition,
+  QueuePosition,
+  ServiceView,
+  StreamMessage,
+} from '../engine-api';
+import { DialbackError } from '../errors';
+import type { Logger } from '../logger';
+import { createMetrics, type EngineMetrics } from '../metrics';
+import { SlotFullError, type CallbackRow, type Store } from '../store/store';
+import type { TelephonyEvent, TelephonyPort } from '../telephony/port';
+import { EwtBoard, spawnAgentPool, type PoolMsg } from './agent-pool-actor';
+import { MessageHub, spawnNotifier, type OutboundDelivery } from './notifier-actor';
+import type { ActionReply, SessionDeps, SessionMsg } from './session-actor';
+import { spawnSupervisor, type SupervisorMsg } from './supervisor';
+import { spawnTimer, type TimerMsg } from './timer-actor';
+
+export interface ServiceDefinition {
+  name: string;
+  options: ServiceOptions;
+  officeHoursName: string | null;
+  officeHours: OfficeHours;
+  capacityName: string | null;
+  capacity?: CapacityService;
+}
+
+export interface EngineDeps {
+  clock: Clock;
+  store: Store;
+  telephony: TelephonyPort;
+  logger: Logger;
+  services: ServiceDefinition[];
+  agents: Array<AgentConfig & { initialState?: 'signed-out' | 'ready' | 'not-ready' }>;
+  /** Prefix of callback ids (the seed's `440-…`): names the node that created them. */
+  nodeId: string;
+  metrics?: EngineMetrics;
+  outbound?: OutboundDelivery;
+  /** Session actors stop after this long without a message. */
+  idleMs?: number;
+  /** Wake-ups held in memory this far ahead. */
+  horizonMs?: number;
+  reservationTimeoutMs?: number;
+  wrapUpMs?: number;
+  defaultHandleMs?: number;
+  reconcileEveryMs?: number;
+}
+
+/** Grace for a desired time that is a moment in the past (clock skew, slow networks). */
+const PAST_GRACE_MS = 60_000;
+const RESUME_PAGE = 1000;
+const CALL_ID = /^(.+)-([ca])(\d+)$/;
+const BRIDGE_ID = /^(.+)-b$/;
+/** Request fields that are neither options nor user data. */
+const CORE_FIELDS = new Set(['_customer_number', '_desired_time', '_new_desired_time', '_id']);
+
+export class Engine implements CallbackEngine {
+  readonly metrics: EngineMetrics;
+  readonly pool: AgentPool;
+  readonly ewt = new EwtBoard();
+  readonly hub = new MessageHub();
+  private readonly system: Ref<unknown>;
+  private readonly services = new Map<string, ServiceDefinition>();
+  private readonly supervisors = new Map<string, Ref<SupervisorMsg>>();
+  private readonly timer: Ref<TimerMsg>;
+  private readonly poolRef: Ref<PoolMsg>;
+  private readonly unsubscribeTelephony: () => void;
+  private stopped = false;
+
+  constructor(private readonly deps: EngineDeps) {
+    const { clock, store, logger } = deps;
+    this.metrics = deps.metrics ?? createMetrics();
+    for (const s of deps.services) this.services.set(s.name, s);
+    this.pool = new AgentPool({
+      reservationTimeoutMs: deps.reservationTimeoutMs ?? 10 * 60_000,
+      wrapUpMs: deps.wrapUpMs ?? 0,
+    });
+    for (const a of deps.agents) this.pool.addAgent(a, clock.now(), a.initialState ?? 'signed-out');
+
+    this.system = start();
+    this.timer = spawnTimer(this.system, {
+      clock,
+      store,
+      logger: logger.child({ actor: 'timer' }),
+      wake: (id) => this.route(id, { type: 'wake' }),
+      horizonMs: deps.horizonMs ?? 60 * 60_000,
+      onLateness: (ms) => this.metrics.wakeLatenessSeconds.observe(ms / 1000),
+    });
+    this.poolRef = spawnAgentPool(this.system, {
+      pool: this.pool,
+      clock,
+      logger: logger.child({ actor: 'agent-pool' }),
+      granted: (g) =>
+        this.route(g.callbackId, {
+          type: 'event',
+          event: { type: 'agent.granted', agentId: g.agentId, endpoint: g.endpoint },
+        }),
+      lost: (callbackId, agentId) =>
+        this.route(callbackId, { type: 'event', event: { type: 'agent.lost', agentId } }),
+      stillHolds: (callbackId, agentId) => {
+        const row = store.get(callbackId);
+        return !!row && row.gms !== 'COMPLETED' && row.state.agentId === agentId;
+      },
+      ewt: this.ewt,
+      reconcileEveryMs: deps.reconcileEveryMs ?? 30_000,
+      defaultHandleMs: deps.defaultHandleMs ?? 180_000,
+      onEwt: (target, ms) => this.metrics.ewtSeconds.set({ target }, ms / 1000),
+    });
+    const notifier = spawnNotifier(this.system, {
+      store,
+      clock,
+      logger: logger.child({ actor: 'notifier' }),
+      hub: this.hub,
+      ...(deps.outbound ? { outbound: deps.outbound } : {}),
+    });
+    const sessionDeps: SessionDeps = {
+      store,
+      clock,
+      telephony: deps.telephony,
+      logger,
+      metrics: this.metrics,
+      pool: this.poolRef,
+      timer: this.timer,
+      notifier,
+      ewt: this.ewt,
+      agentEndpoint: (agentId) => this.pool.get(agentId)?.endpoint,
+      reroute: (id, msg) => this.route(id, msg),
+      idleMs: deps.idleMs ?? 30_000,
+    };
+    for (const s of deps.services)
+      this.supervisors.set(s.name, spawnSupervisor(this.system, s.name, sessionDeps, logger));
+    this.unsubscribeTelephony = deps.telephony.subscribe((e) => this.onTelephony(e));
+  }
+
+  /** Loads the wake-up window and resumes every session that was past its start. */
+  async resume(): Promise<{ resumed: number; open: number }> {
+    dispatch(this.timer, { type: 'load' });
+    dispatch(this.poolRef, { type: 'reconcile' });
+    let after: string | null = null;
+    let resumed = 0;
+    let open = 0;
+    for (;;) {
+      const page: CallbackRow[] = this.deps.store.openSessions(after, RESUME_PAGE);
+      for (const row of page) {
+        open++;
+        if (row.state.phase === 'waiting-start') continue;
+        resumed++;
+        this.route(row.id, { type: 'event', event: { type: 'resumed' } }, row.service);
+      }
+      if (page.length < RESUME_PAGE) break;
+      after = page[page.length - 1].id;
+      // Let the actors drain between pages: millions of rows must not pile up in mailboxes.
+      await new Promise((r) => setImmediate(r));
+    }
+    this.deps.logger.info({ open, resumed }, 'sessions resumed');
+    return { resumed, open };
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.unsubscribeTelephony();
+    stop(this.system);
+  }
+
+  // ---- routing -------------------------------------------------------------------------------
+
+  private route(id: string, msg: SessionMsg, service?: string): void {
+    if (this.stopped) return;
+    const svc = service ?? this.deps.store.get(id)?.service;
+    const sup = svc ? this.supervisors.get(svc) : undefined;
+    if (!sup) {
+      this.deps.logger.warn(
+        { callbackId: id, msg: msg.type },
+        'message for an unknown callback dropped',
+      );
+      if ('reply' in msg && msg.reply)
+        msg.reply({
+          ok: false,
+          error: new DialbackError('CallbackExceptionNotFound', `Callback ${id} not found`),
+        });
+      return;
+    }
+    dispatch(sup, { type: 'route', id, msg });
+  }
+
+  private ask(
+    id: string,
+    service: string,
+    make: (reply: (r: ActionReply) => void) => SessionMsg,
+  ): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      this.route(
+        id,
+        make((r) => (r.ok ? resolve(r.body) : reject(r.error))),
+        service,
+      );
+    });
+  }
+
+  private onTelephony(e: TelephonyEvent): void {
+    switch (e.type) {
+      case 'call.ringing':
+        return;
+      case 'call.answered':
+      case 'call.failed':
+      case 'call.ended': {
+        const m = CALL_ID.exec(e.callId);
+        if (!m) return;
+        let event: SessionEvent;
+        if (e.type === 'call.answered')
+          event = { type: 'call.answered', callId: e.callId, ...(e.amd ? { amd: e.amd } : {}) };
+        else if (e.type === 'call.failed')
+          event = {
+            type: 'call.failed',
+            callId: e.callId,
+            failure: e.failure,
+            ...(e.cause !== undefined ? { cause: e.cause } : {}),
+          };
+        else event = { type: 'call.ended', callId: e.callId };
+        this.route(m[1], { type: 'event', event });
+        return;
+      }
+      case 'bridge.joined': {
+        const m = BRIDGE_ID.exec(e.bridgeId);
+        if (m)
+          this.route(m[1], { type: 'event', event: { type: 'bridged', bridgeId: e.bridgeId } });
+        return;
+      }
+      case 'agent.presence':
+        dispatch(this.poolRef, { type: 'presence', agentId: e.agentId, available: e.available });
+        return;
+      case 'connection.changed':
+        this.deps.logger.warn({ up: e.up }, 'telephony connection changed');
+        if (e.up) void this.resume();
+        return;
+    }
+  }
+
+  // ---- services ------------------------------------------------------------------------------
+
+  private service(name: string): ServiceDefinition {
+    const s = this.services.get(name);
+    if (!s)
+      throw new DialbackError('CallbackExceptionServiceNotFound', `Service ${name} is not defined`);
+    return s;
+  }
+
+  listServices(): ServiceView[] {
+    return [...this.services.keys()].map((n) => this.getService(n));
+  }
+
+  getService(name: string): ServiceView {
+    const s = this.service(name);
+    return {
+      name: s.name,
+      options: s.options,
+      officeHours: {
+        name: s.officeHoursName,
+        timezone: s.officeHours.timezone,
+        rules: s.officeHours.rules(),
+      },
+      capacity: { name: s.capacityName },
+    };
+  }
+
+  availability(serviceName: string, query: AvailabilityQuery): AvailabilityResult {
+    const s = this.service(serviceName);
+    const now = this.deps.clock.now();
+    const win = availabilityWindow(query, s.officeHours, now);
+    if (!win.ok) throw new DialbackError('CallbackExceptionInvalidField', win.message);
+    return {
+      durationMin: s.options._request_time_bucket,
+      timezone: s.officeHours.timezone,
+      slots: this.slots(s, win.from, win.to, query.maxTimeSlots, query.reportBusy ?? false),
+    };
+  }
+
+  private slots(
+    s: ServiceDefinition,
+    from: number,
+    to: number,
+    maxSlots?: number,
+    includeFull = false,
+  ) {
+    const booked = this.deps.store.bookedCounts(
+      s.name,
+      from - s.options._request_time_bucket * 60_000,
+      to,
+    );
+    return computeSlots({
+      officeHours: s.officeHours,
+      ...(s.capacity ? { capacity: s.capacity } : {}),
+      bucketMin: s.options._request_time_bucket,
+      maxPerBucket: s.options._max_request_by_time_bucket,
+      booked: (slot: number) => booked.get(slot) ?? 0,
+      from,
+      to,
+      now: this.deps.clock.now(),
+      ...(maxSlots !== undefined ? { maxSlots } : {}),
+      includeFull,
+    });
+  }
+
+  // ---- create --------------------------------------------------------------------------------
+
+  async create(serviceName: string, fields: Record<string, string>): Promise<{ _id: string }> {
+    const s = this.service(serviceName);
+    const now = this.deps.clock.now();
+    const options = this.requestOptions(s, fields);
+    const number = this.number(fields._customer_number, options);
+    const desired = this.desiredTime(fields._desired_time, '_desired_time', s, options, now);
+    this.protect(s, options, fields, number, now);
+
+    let booking: { slotStart: number; limit: number } | undefined;
+    if (desired !== undefined) {
+      if (!s.officeHours.isOpen(desired))
+        throw new DialbackError(
+          'CallbackExceptionOutsideOfficeHours',
+          `${new Date(desired).toISOString()} is outside the office hours of ${s.name}`,
+        );
+      booking = this.bookingFor(s, desired);
+    } else if (!s.officeHours.isOpen(now)) {
+      throw new DialbackError('CallbackExceptionOutsideOfficeHours', `${s.name} is closed now`);
+    }
+
+    const id = `${this.deps.nodeId}-${randomUUID()}`;
+    const userData = this.userData(fields);
+    const state = initialState({
+      id,
+      service: s.name,
+      options,
+      customerNumber: number,
+      ...(desired !== undefined ? { desiredTime: desired } : {}),
+      now,
+    });
+    const row: CallbackRow = {
+      id,
+      service: s.name,
+      state,
+      userData,
+      gms: state.gms,
+      reason: null,
+      customerNumber: number,
+      desiredTime: desired ?? null,
+      slotStart: booking?.slotStart ?? null,
+      target: options._target,
+      createdAt: now,
+      updatedAt: now,
+      nextWakeAt: null,
+    };
+    try {
+      await this.ask(id, s.name, (reply) => ({
+        type: 'create',
+        row,
+        ...(booking ? { booking } : {}),
+        reply,
+      }));
+    } catch (err) {
+      throw this.storeError(err, s, desired);
+    }
+    return { _id: id };
+  }
+
+  private storeError(err: unknown, s: ServiceDefinition, desired: number | undefined): Error {
+    if (err instanceof SlotFullError && desired !== undefined)
+      return new DialbackError(
+        'CallbackExceptionSlotFull',
+        `The slot of ${new Date(desired).toISOString()} is full`,
+        {
+          error: 'slot full',
+          availability: this.alternatives(s, desired),
+        },
+      );
+    if (err instanceof DialbackError) return err;
+    const code = (err as { code?: unknown } | null)?.code;
+    if (code === 'STORE_UNAVAILABLE')
+      return new DialbackError(
+        'CallbackExceptionStoreUnavailable',
+        'Storage is unavailable, try again later',
+      );
+    return err instanceof Error ? err : new Error(String(err));
+  }
+
+  private requestOptions(s: ServiceDefinition, fields: Record<string, string>): ServiceOptions {
+    const overrides: Record<string, string> = {};
+    for (const [k, v] of Object.entries(fields)) {
+      // Options the service does not let a request change are ignored, as GMS does.
+      if (isOptionName(k) && s.options._overwritable_options.includes(k)) overrides[k] = v;
+    }
+    const r = applyOptions(s.options, overrides);
+    if (!r.ok) throw new DialbackError('CallbackExceptionInvalidField', `${r.key} ${r.message}`);
+    return r.options;
+  }
+
+  private userData(fields: Record<string, string>): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(fields))
+      if (!CORE_FIELDS.has(k) && !isOptionName(k)) out[k] = v;
+    return out;
+  }
+
+  private number(raw: string | undefined, o: ServiceOptions): string {
+    if (raw === undefined || raw.trim() === '')
+      throw new DialbackError('CallbackExceptionMissingField', '_customer_number is mandatory');
+    const r = validateNumber(raw, {
+      defaultCountry: o._default_country,
+      disallowPremium: o._disallow_premium_phone_numbers,
+      disallowImpossible: o._disallow_impossible_phone_numbers,
+      allowExtensions: o._allow_extensions,
+      maxExtensionLength: o._max_extension_length,
+    });
+    if (!r.ok) throw new DialbackError('CallbackExceptionNumber', r.message);
+    return r.number;
+  }
+
+  private desiredTime(
+    raw: string | undefined,
+    key: string,
+    s: ServiceDefinition,
+    o: ServiceOptions,
+    now: number,
+  ): number | undefined {
+    if (raw === undefined || raw.trim() === '') return undefined;
+    const text = raw.trim();
+    if (!/(Z|[+-]\d{2}(:?\d{2})?)$/i.test(text))
+      throw new DialbackError(
+        'CallbackExceptionInvalidField',
+        `${key} must be an ISO 8601 time with an explicit offset, e.g. 2030-01-07T15:00:00.000Z`,
+      );
+    const dt = DateTime.fromISO(text, { setZone: true });
+    if (!dt.isValid)
+      throw new DialbackError(
+        'CallbackExceptionInvalidField',
+        `${key} is not a valid ISO 8601 time`,
+      );
+    let t = dt.toMillis();
+    if (t < now - PAST_GRACE_MS)
+      throw new DialbackError('CallbackExceptionPastTime', `${key} ${text} is in the past`);
+    if (t < now) t = now;
+    const limit = parseFutureLimit(o._reject_future_desired_time);
+    const check = checkDesiredTime(t, now, limit, s.officeHours.timezone);
+    if (check.kind === 'too-far')
+      throw new DialbackError(
+        'CallbackExceptionTooFarInFuture',
+        `${key} ${text} is further ahead than ${o._reject_future_desired_time}`,
+      );
+    return t;
+  }
+
+  private bookingFor(s: ServiceDefinition, desired: number): { slotStart: number; limit: number } {
+    const slotStart = slotStartFor(desired, s.options._request_time_bucket, s.officeHours.timezone);
+    const limit = slotLimit({
+      ...(s.capacity ? { capacity: s.capacity } : {}),
+      slotStart,
+      zone: s.officeHours.timezone,
+      maxPerBucket: s.options._max_request_by_time_bucket,
+    });
+    return { slotStart, limit };
+  }
+
+  private alternatives(s: ServiceDefinition, desired: number): Record<string, number> {
+    const out: Record<string, number> = {};
+    const win = availabilityWindow({ timestamp: desired }, s.officeHours, this.deps.clock.now());
+    if (!win.ok) return out;
+    for (const slot of this.slots(s, win.from, win.to))
+      out[new Date(slot.start).toISOString()] = slot.capacity;
+    return out;
+  }
+
+  private protect(
+    s: ServiceDefinition,
+    o: ServiceOptions,
+    fields: Record<string, string>,
+    number: string,
+    now: number,
+  ): void {
+    const { store } = this.deps;
+    if (
+      o._max_queued_callbacks_per_service > 0 &&
+      store.countOpen(s.name) >= o._max_queued_callbacks_per_service
+    )
+      throw new DialbackError(
+        'CallbackExceptionServiceUnavailable',
+        `Limit of queued callbacks for ${s.name} is reached`,
+      );
+    const windows: Array<[number, number]> = [
+      [o._throttle_callbacks_per_service_1, o._throttle_ttl_1],
+      [o._throttle_callbacks_per_service_2, o._throttle_ttl_2],
+    ];
+    for (const [limit, ttl] of windows) {
+      if (limit > 0 && ttl > 0 && store.countCreatedSince(s.name, now - ttl * 1000) >= limit)
+        throw new DialbackError(
+          'CallbackExceptionServiceUnavailable',
+          `Limit of queued callbacks for ${s.name} is reached for interval ${ttl}s.`,
+        );
+    }
+    if (o._throttle_request_parameters_limit > 0) {
+      for (const key of o._throttle_request_parameters) {
+        const value = key === '_customer_number' ? number : fields[key];
+        if (value === undefined) continue;
+        if (store.countOpenByKey(s.name, key, value) >= o._throttle_request_parameters_limit)
+          throw new DialbackError(
+            'CallbackExceptionTooManyRequests',
+            `Limit of ${o._throttle_request_parameters_limit} open callbacks with the same ${key} is reached`,
+          );
+      }
+    }
+  }
+
+  // ---- read ----------------------------------------------------------------------------------
+
+  get(id: string): CallbackView | undefined {
+    const row = this.deps.store.get(id);
+    return row ? viewOf(row) : undefined;
+  }
+
+  query(
+    service: string | undefined,
+    conditions: QueryCondition[],
+    operand: 'AND' | 'OR',
+  ): CallbackView[] {
+    if (service !== undefined) this.service(service);
+    return this.deps.store
+      .query({ ...(service !== undefined ? { service } : {}), conditions, operand, limit: 1000 })
+      .map(viewOf);
+  }
+
+  private row(service: string | undefined, id: string): CallbackRow {
+    const row = this.deps.store.get(id);
+    if (!row || (service !== undefined && row.service !== service))
+      throw new DialbackError('CallbackExceptionNotFound', `Callback ${id} not found`);
+    return row;
+  }
+
+  // ---- commands ------------------------------------------------------------------------------
+
+  async cancel(service: string, id: string): Promise<void> {
+    this.service(service);
+    const row = this.row(service, id);
+    if (row.gms === 'COMPLETED')
+      throw new DialbackError(
+        'CallbackExceptionInvalidState',
+        `Callback ${id} is already COMPLETED`,
+      );
+    await this.ask(id, service, (reply) => ({
+      type: 'event',
+      event: { type: 'cancel', by: 'user' },
+      reply,
+    }));
+  }
+
+  async reschedule(
+    service: string,
+    id: string,
+    fields: Record<string, string>,
+  ): Promise<CallbackView> {
+    const s = this.service(service);
+    const row = this.row(service, id);
+    const now = this.deps.clock.now();
+    if (row.gms !== 'SCHEDULED')
+      throw new DialbackError(
+        'CallbackExceptionInvalidState',
+        `Callback ${id} is ${row.gms}: only a SCHEDULED callback can be rescheduled`,
+      );
+    const raw = fields._new_desired_time ?? fields._desired_time;
+    if (!raw)
+      throw new DialbackError('CallbackExceptionMissingField', '_new_desired_time is mandatory');
+    const desired = this.desiredTime(raw, '_new_desired_time', s, row.state.options, now);
+    if (desired === undefined)
+      throw new DialbackError('CallbackExceptionMissingField', '_new_desired_time is mandatory');
+    if (!s.officeHours.isOpen(desired))
+      throw new DialbackError(
+        'CallbackExceptionOutsideOfficeHours',
+        `${new Date(desired).toISOString()} is outside the office hours of ${s.name}`,
+        { error: 'outside office hours', availability: this.alternatives(s, desired) },
+      );
+    const booking = this.bookingFor(s, desired);
+    const userData = { ...row.userData, ...this.userData(fields) };
+    try {
+      await this.ask(id, service, (reply) => ({
+        type: 'reschedule',
+        desiredTime: desired,
+        booking,
+        userData,
+        reply,
+      }));
+    } catch (err) {
+      throw this.storeError(err, s, desired);
+    }
+    return viewOf(this.row(service, id));
+  }
+
+  async action(
+    id: string,
+    action: string,
+    fields: Record<string, string>,
+  ): Promise<Record<string, unknown>> {
+    const row = this.row(undefined, id);
+    let event: SessionEvent;
+    if (action === 'accept' || action === 'reject') {
+      const agentId = fields._agent_id ?? row.state.agentId;
+      if (!agentId)
+        throw new DialbackError(
+          'CallbackExceptionInvalidState',
+          `Callback ${id} has no agent to preview`,
+        );
+      event = { type: 'agent.preview-answer', agentId, accept: action === 'accept' };
+    } else {
+      event = {
+        type: 'user.action',
+        action,
+        ...(fields._dialog_id !== undefined ? { dialogId: fields._dialog_id } : {}),
+      };
+    }
+    return this.ask(id, row.service, (reply) => ({ type: 'event', event, reply }));
+  }
+
+  queuePosition(id: string): QueuePosition {
+    const row = this.row(undefined, id);
+    const p = this.pool.position(id);
+    const ewtMs = this.ewt.get(row.target);
+    return {
+      _position: p.position,
+      _eta: Math.round(ewtMs / 1000),
+      _total_waiting: p.total || this.pool.figures(row.target).waiting,
+      _agent_ready_threshold_passed: ewtMs === 0,
+    };
+  }
+
+  adminQueues(q: AdminQueueQuery): Record<string, CallbackView[]> {
+    const now = this.deps.clock.now();
+    const rows = this.deps.store.adminWindow({
+      ...(q.target !== undefined ? { target: q.target } : {}),
+      from: q.startTime ?? now - 15 * 60_000,
+      to: q.endTime ?? now + 24 * 3600_000,
+      ...(q.states ? { states: q.states } : {}),
+      max: Math.min(q.max ?? 1000, 10_000),
+    });
+    const out: Record<string, CallbackView[]> = {};
+    for (const r of rows) (out[r.service] ??= []).push(viewOf(r));
+    return out;
+  }
+
+  async bulkCancel(
+    ids: string[],
+    reason: string,
+  ): Promise<{ cancelled: string[]; notFound: string[]; alreadyCompleted: string[] }> {
+    const result = {
+      cancelled: [] as string[],
+      notFound: [] as string[],
+      alreadyCompleted: [] as string[],
+    };
+    await Promise.all(
+      ids.map(async (id) => {
+        const row = this.deps.store.get(id);
+        if (!row) return void result.notFound.push(id);
+        if (row.gms === 'COMPLETED') return void result.alreadyCompleted.push(id);
+        await this.ask(id, row.service, (reply) => ({
+          type: 'event',
+          event: { type: 'cancel', by: 'admin' },
+          reply,
+        }));
+        result.cancelled.push(id);
+      }),
+    );
+    this.deps.logger.info({ reason, count: result.cancelled.length }, 'bulk cancel');
+    return result;
+  }
+
+  listAgents(): AgentView[] {
+    return this.pool.list();
+  }
+
+  agentCommand(
+    agentId: string,
+    command: 'sign-in' | 'sign-out' | 'ready' | 'not-ready',
+  ): Promise<AgentView> {
+    if (!this.pool.get(agentId))
+      throw new DialbackError('CallbackExceptionAgentNotFound', `Agent ${agentId} not found`);
+    return new Promise((resolve, reject) =>
+      dispatch(this.poolRef, {
+        type: 'command',
+        agentId,
+        command,
+        reply: (r) =>
+          r instanceof Error
+            ? reject(new DialbackError('CallbackExceptionInvalidState', r.message))
+            : resolve(r),
+      }),
+    );
+  }
+
+  messagesAfter(
+    filter: { callbackId?: string; service?: string },
+    afterSeq: number,
+  ): StreamMessage[] {
+    return this.deps.store.messagesAfter(filter, afterSeq, 1000) as StreamMessage[];
+  }
+
+  subscribe(
+    filter: { callbackId?: string; service?: string },
+    listener: (m: StreamMessage) => void,
+  ): () => void {
+    return this.hub.subscribe(filter, listener);
+  }
+
+  health(): EngineHealth {
+    return { store: this.deps.store.isHealthy(), telephony: this.deps.telephony.isReady() };
+  }
+}
+
+export function viewOf(row: CallbackRow): CallbackView {
+  return {
+    ...row.userData,
+    _id: row.id,
+    _service_name: row.service,
+    _callback_state: row.gms,
+    _callback_reason: row.reason,
+    _customer_number: row.customerNumber,
+    _desired_time: row.desiredTime !== null ? new Date(row.desiredTime).toISOString() : null,
+    _creation_time: new Date(row.createdAt).toISOString(),
+    _target: row.target,
+    _dial_attempts: row.state.dialAttempts,
+  };
+}
+
+export async function createEngine(deps: EngineDeps): Promise<Engine> {
+  const engine = new Engine(deps);
+  await engine.resume();
+  return engine;
+}

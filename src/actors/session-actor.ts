@@ -1,0 +1,463 @@
+// A session actor runs one callback. It feeds events to the pure machine, persists the new
+// state before running any effect (write-ahead), then runs the effects. Dials are recorded in
+// the store under their deterministic call id first, so a replay can never dial twice. The
+// actor holds no state the store does not: it stops when idle and is re-spawned on demand.
+
+import { dispatch, spawn, stop, type Ref } from 'nact';
+import type { Clock } from '../clock';
+import type { DialableNumber } from '../domain/phone';
+import { nextWake, transition } from '../domain/session-machine';
+import type { SessionEffect, SessionEvent, SessionState } from '../domain/session-types';
+import { DialbackError, assertNever } from '../errors';
+import type { Logger } from '../logger';
+import type { EngineMetrics } from '../metrics';
+import type { CallbackRow, Store } from '../store/store';
+import type { TelephonyPort } from '../telephony/port';
+import type { EwtBoard, PoolMsg } from './agent-pool-actor';
+import type { DeviceAddress, NotifierMsg } from './notifier-actor';
+import type { TimerMsg } from './timer-actor';
+
+export type ActionReply = { ok: true; body: Record<string, unknown> } | { ok: false; error: Error };
+
+export type SessionMsg =
+  | {
+      type: 'create';
+      row: CallbackRow;
+      booking?: { slotStart: number; limit: number };
+      reply: (r: ActionReply) => void;
+    }
+  | { type: 'event'; event: SessionEvent; reply?: (r: ActionReply) => void }
+  | {
+      type: 'reschedule';
+      desiredTime: number;
+      booking: { slotStart: number; limit: number } | null;
+      userData: Record<string, string>;
+      reply: (r: ActionReply) => void;
+    }
+  | { type: 'wake' };
+
+export interface SessionDeps {
+  store: Store;
+  clock: Clock;
+  telephony: TelephonyPort;
+  logger: Logger;
+  metrics: EngineMetrics;
+  pool: Ref<PoolMsg>;
+  timer: Ref<TimerMsg>;
+  notifier: Ref<NotifierMsg>;
+  ewt: EwtBoard;
+  agentEndpoint: (agentId: string) => string | undefined;
+  /** Re-enters a message through the supervisor (for messages left when the actor stops). */
+  reroute: (id: string, msg: SessionMsg) => void;
+  idleMs: number;
+}
+
+interface Live {
+  state: SessionState;
+  device?: DeviceAddress;
+  log: Logger;
+}
+
+const HOLDS_AGENT: ReadonlySet<SessionState['phase']> = new Set([
+  'agent-preview',
+  'waiting-confirm',
+  'dialling-customer',
+  'dialling-agent',
+  'bridging',
+  'talking',
+]);
+
+function deviceOf(row: CallbackRow): DeviceAddress | undefined {
+  const os = row.userData._device_os;
+  if (!os) return undefined;
+  return { os, notificationId: row.userData._device_notification_id ?? '' };
+}
+
+export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps): Ref<SessionMsg> {
+  const { store, clock } = deps;
+
+  const load = (): Live | undefined => {
+    const row = store.get(id);
+    if (!row) return undefined;
+    return {
+      state: row.state,
+      device: deviceOf(row),
+      log: deps.logger.child({ callbackId: id, service: row.service }),
+    };
+  };
+
+  const self = (ctx: { self: Ref<unknown> }): Ref<SessionMsg> => ctx.self as Ref<SessionMsg>;
+
+  /** Applies one event: transition, persist, then effects. Returns the new live state. */
+  const apply = (
+    live: Live,
+    event: SessionEvent,
+    me: Ref<SessionMsg>,
+    reply?: (r: ActionReply) => void,
+  ): Live => {
+    const now = clock.now();
+    const before = live.state;
+    const t = transition(before, event, { now, ewtMs: deps.ewt.get(before.options._target) });
+    if (t.state === before && t.effects.length === 0) {
+      reply?.({ ok: true, body: {} });
+      return live;
+    }
+    const wake = nextWake(t.state) ?? null;
+    try {
+      store.saveSession(id, t.state, event as SessionEvent & Record<string, unknown>, wake, now);
+    } catch (err) {
+      live.log.error(
+        { err, event: event.type },
+        'could not persist the session: event not applied',
+      );
+      reply?.({
+        ok: false,
+        error: new DialbackError(
+          'CallbackExceptionStoreUnavailable',
+          'Storage is unavailable, try again later',
+        ),
+      });
+      return live;
+    }
+    const next: Live = { ...live, state: t.state };
+    if (nextWake(before) !== wake) dispatch(deps.timer, { type: 'schedule', id, at: wake });
+    if (before.phase !== 'talking' && t.state.phase === 'talking' && t.state.agentId)
+      dispatch(deps.pool, { type: 'busy', callbackId: id, agentId: t.state.agentId });
+    let replied = false;
+    for (const effect of t.effects) {
+      if (effect.type === 'reply') {
+        replied = true;
+        if (effect.ok) reply?.({ ok: true, body: effect.body });
+        else reply?.({ ok: false, error: new DialbackError(effect.error, effect.message) });
+        continue;
+      }
+      run(next, effect, me);
+    }
+    if (!replied) reply?.({ ok: true, body: {} });
+    return next;
+  };
+
+  // Results of telephony calls come back through the supervisor, not to `me`: this actor may
+  // have stopped (idle) before the promise settled, and a stopped ref drops its messages.
+  const feed = (_me: Ref<SessionMsg>, event: SessionEvent): void => {
+    deps.reroute(id, { type: 'event', event });
+  };
+
+  const run = (
+    live: Live,
+    effect: Exclude<SessionEffect, { type: 'reply' }>,
+    me: Ref<SessionMsg>,
+  ): void => {
+    const s = live.state;
+    const log = live.log;
+    const failed = (what: string, callId?: string) => (err: unknown) => {
+      log.warn({ err, callId }, `${what} failed`);
+      if (callId) feed(me, { type: 'call.failed', callId, failure: 'failed' });
+    };
+    switch (effect.type) {
+      case 'request-agent':
+        dispatch(deps.pool, {
+          type: 'request',
+          callbackId: id,
+          target: effect.target,
+          priority: effect.priority,
+        });
+        return;
+      case 'withdraw-agent-request':
+        dispatch(deps.pool, { type: 'withdraw', callbackId: id });
+        return;
+      case 'release-agent':
+        dispatch(deps.pool, {
+          type: 'release',
+          callbackId: id,
+          agentId: effect.agentId,
+          outcome: effect.outcome,
+        });
+        return;
+      case 'dial-customer': {
+        if (!store.recordDial(effect.callId, id, clock.now())) {
+          log.warn({ callId: effect.callId }, 'attempt already dialled once: reconciling instead');
+          reconcile(effect.callId, me, log);
+          return;
+        }
+        deps.metrics.dials.inc({ kind: 'customer' });
+        const o = s.options;
+        deps.telephony
+          .dialCustomer({
+            callId: effect.callId,
+            callbackId: id,
+            // Validated when the callback was accepted: only such numbers are ever stored.
+            number: effect.number as DialableNumber,
+            amd: effect.amd,
+            timeoutMs: effect.timeoutMs,
+            ...(o._calling_party_number ? { callerId: o._calling_party_number } : {}),
+            ...(o._calling_party_display_name ? { callerName: o._calling_party_display_name } : {}),
+          })
+          .catch(failed('dial customer', effect.callId));
+        return;
+      }
+      case 'dial-agent': {
+        const endpoint = deps.agentEndpoint(effect.agentId);
+        if (!endpoint) {
+          feed(me, { type: 'call.failed', callId: effect.callId, failure: 'unreachable' });
+          return;
+        }
+        if (!store.recordDial(effect.callId, id, clock.now())) {
+          reconcile(effect.callId, me, log);
+          return;
+        }
+        deps.metrics.dials.inc({ kind: 'agent' });
+        deps.telephony
+          .dialAgent({
+            callId: effect.callId,
+            callbackId: id,
+            agentId: effect.agentId,
+            endpoint,
+            timeoutMs: effect.timeoutMs,
+          })
+          .catch(failed('dial agent', effect.callId));
+        return;
+      }
+      case 'bridge':
+        deps.telephony.bridge(effect.bridgeId, effect.callIds).catch((err: unknown) => {
+          log.warn({ err }, 'bridge failed');
+          // Without a bridge the agent leg is useless: end it and let the machine move on.
+          const agentCall = effect.callIds.find((c) => c === s.agentCallId);
+          if (agentCall) feed(me, { type: 'call.failed', callId: agentCall, failure: 'failed' });
+        });
+        return;
+      case 'play':
+        deps.telephony.play(effect.callId, effect.media).catch((err: unknown) => {
+          log.warn({ err, media: effect.media }, 'treatment could not be played');
+        });
+        return;
+      case 'stop-playback':
+        deps.telephony.stopPlayback(effect.callId).catch((err: unknown) => {
+          log.debug({ err }, 'stopping the treatment failed');
+        });
+        return;
+      case 'hangup':
+        deps.telephony.hangup(effect.callId).catch((err: unknown) => {
+          log.warn({ err, callId: effect.callId }, 'hang-up failed');
+        });
+        return;
+      case 'reconcile-call':
+        reconcile(effect.callId, me, log);
+        return;
+      case 'notify-device':
+        dispatch(deps.notifier, {
+          type: 'publish',
+          kind: 'dialog',
+          callbackId: id,
+          service: s.service,
+          data: effect.dialog,
+          ...(live.device ? { device: live.device } : {}),
+          options: s.options,
+        });
+        return;
+      case 'offer-preview':
+        dispatch(deps.notifier, {
+          type: 'publish',
+          kind: 'preview',
+          callbackId: id,
+          service: s.service,
+          data: {
+            _id: id,
+            _action: 'AgentPreview',
+            _agent_id: effect.agentId,
+            _timeout: Math.round(effect.timeoutMs / 1000),
+          },
+          options: s.options,
+        });
+        return;
+      case 'status-changed':
+        deps.metrics.transitions.inc({ service: s.service, state: effect.gms });
+        if (effect.gms === 'COMPLETED')
+          deps.metrics.outcomes.inc({ service: s.service, reason: effect.reason ?? 'UNKNOWN' });
+        dispatch(deps.notifier, {
+          type: 'publish',
+          kind: 'status',
+          callbackId: id,
+          service: s.service,
+          data: {
+            _id: id,
+            _callback_state: effect.gms,
+            ...(effect.reason ? { _callback_reason: effect.reason } : {}),
+          },
+          options: s.options,
+        });
+        return;
+      default:
+        assertNever(effect);
+    }
+  };
+
+  /** Asks telephony what became of a call whose events may have been missed. */
+  const reconcile = (callId: string, me: Ref<SessionMsg>, log: Logger): void => {
+    deps.telephony
+      .getCall(callId)
+      .then((snap) => {
+        if (!snap || snap.status === 'ended') {
+          feed(me, { type: 'call.failed', callId, failure: 'lost' });
+          if (snap) feed(me, { type: 'call.ended', callId });
+        } else if (snap.status === 'answered') {
+          // The AMD verdict was lost with the events: the line is live, treat it as reached.
+          feed(me, { type: 'call.answered', callId, amd: 'NOTSURE' });
+        } else if (snap.status === 'bridged' && snap.bridgeId) {
+          feed(me, { type: 'bridged', bridgeId: snap.bridgeId });
+        }
+      })
+      .catch((err: unknown) => {
+        log.warn({ err, callId }, 'could not reconcile a call: treating it as lost');
+        feed(me, { type: 'call.failed', callId, failure: 'lost' });
+      });
+  };
+
+  return spawn(
+    parent,
+    (live: Live | undefined, msg: SessionMsg, ctx): Live | undefined => {
+      const me = self(ctx);
+      switch (msg.type) {
+        case 'create': {
+          const now = clock.now();
+          const row = msg.row;
+          const t = transition(
+            row.state,
+            { type: 'booked' },
+            {
+              now,
+              ewtMs: deps.ewt.get(row.state.options._target),
+            },
+          );
+          const wake = nextWake(t.state) ?? null;
+          try {
+            store.insertCallback(
+              { ...row, state: t.state, gms: t.state.gms, nextWakeAt: wake },
+              msg.booking,
+            );
+          } catch (err) {
+            msg.reply({ ok: false, error: err instanceof Error ? err : new Error(String(err)) });
+            stop(me);
+            return undefined;
+          }
+          deps.metrics.bookings.inc({ service: row.service });
+          const created: Live = {
+            state: t.state,
+            device: deviceOf(row),
+            log: deps.logger.child({ callbackId: id, service: row.service }),
+          };
+          msg.reply({ ok: true, body: { _id: id } });
+          if (wake !== null) dispatch(deps.timer, { type: 'schedule', id, at: wake });
+          for (const effect of t.effects) if (effect.type !== 'reply') run(created, effect, me);
+          return created;
+        }
+        case 'event': {
+          const cur = live ?? load();
+          if (!cur) {
+            msg.reply?.({
+              ok: false,
+              error: new DialbackError('CallbackExceptionNotFound', `Callback ${id} not found`),
+            });
+            return undefined;
+          }
+          if (msg.event.type === 'resumed' && cur.state.agentId && HOLDS_AGENT.has(cur.state.phase))
+            dispatch(deps.pool, {
+              type: 'restore',
+              callbackId: id,
+              agentId: cur.state.agentId,
+              busy: cur.state.phase === 'talking',
+            });
+          const next = apply(cur, msg.event, me, msg.reply);
+          if (next.state.phase === 'completed') stop(me);
+          return next;
+        }
+        case 'reschedule': {
+          const cur = live ?? load();
+          if (!cur) {
+            msg.reply({
+              ok: false,
+              error: new DialbackError('CallbackExceptionNotFound', `Callback ${id} not found`),
+            });
+            return undefined;
+          }
+          if (cur.state.phase !== 'waiting-start') {
+            msg.reply({
+              ok: false,
+              error: new DialbackError(
+                'CallbackExceptionInvalidState',
+                `Callback ${id} is ${cur.state.gms}: only a SCHEDULED callback can be rescheduled`,
+              ),
+            });
+            return cur;
+          }
+          const now = clock.now();
+          const t = transition(
+            cur.state,
+            { type: 'reschedule', desiredTime: msg.desiredTime },
+            {
+              now,
+              ewtMs: deps.ewt.get(cur.state.options._target),
+            },
+          );
+          const wake = nextWake(t.state) ?? null;
+          try {
+            store.moveBooking(id, msg.booking, msg.desiredTime, t.state, msg.userData, now);
+          } catch (err) {
+            msg.reply({ ok: false, error: err instanceof Error ? err : new Error(String(err)) });
+            return cur;
+          }
+          dispatch(deps.timer, { type: 'schedule', id, at: wake });
+          const next: Live = { ...cur, state: t.state };
+          for (const effect of t.effects) if (effect.type !== 'reply') run(next, effect, me);
+          msg.reply({ ok: true, body: {} });
+          return next;
+        }
+        case 'wake': {
+          let cur = live ?? load();
+          if (!cur) return undefined;
+          const now = clock.now();
+          const due = Object.entries(cur.state.timers)
+            .filter(([, at]) => at !== undefined && at <= now)
+            .sort((a, b) => (a[1] as number) - (b[1] as number));
+          for (const [timer] of due) {
+            cur = apply(cur, { type: 'timer', timer: timer as keyof SessionState['timers'] }, me);
+            if (cur.state.phase === 'completed') break;
+          }
+          if (due.length === 0) {
+            const at = nextWake(cur.state);
+            if (at !== undefined) dispatch(deps.timer, { type: 'schedule', id, at });
+          }
+          if (cur.state.phase === 'completed') stop(me);
+          return cur;
+        }
+        default:
+          return assertNever(msg);
+      }
+    },
+    id,
+    {
+      shutdownAfter: deps.idleMs,
+      onCrash: (msg, err, ctx) => {
+        deps.logger.error(
+          { err, callbackId: id, msg: (msg as SessionMsg | undefined)?.type },
+          'session crashed',
+        );
+        const m = msg as SessionMsg | undefined;
+        if (m && 'reply' in m && m.reply)
+          m.reply({
+            ok: false,
+            error: new DialbackError(
+              'CallbackExceptionInternal',
+              'The callback could not be processed',
+            ),
+          });
+        return ctx.stop;
+      },
+      afterStop: (_state, ctx) => {
+        // Messages that arrived after the decision to stop are not lost: a fresh actor takes them.
+        for (const m of ctx.mailbox as unknown as Array<{ message: SessionMsg }>)
+          deps.reroute(id, m.message);
+      },
+    },
+  );
+}

@@ -1,0 +1,173 @@
+// One timer for the whole node: a min-heap of (due time, callback id) and a single clock timer
+// for the earliest. Only wake-ups inside a horizon live in memory; later ones stay rows in the
+// store (their next_wake_at) and are loaded window by window, so a million far-future bookings
+// cost nothing here. setTimeout's 24.8-day limit is handled by the clock (re-armed in chunks).
+
+import { dispatch, spawn, type Ref } from 'nact';
+import type { Clock, TimerHandle } from '../clock';
+import type { Logger } from '../logger';
+import type { Store } from '../store/store';
+
+export type TimerMsg =
+  { type: 'schedule'; id: string; at: number | null } | { type: 'fire' } | { type: 'load' };
+
+export interface TimerDeps {
+  clock: Clock;
+  store: Store;
+  logger: Logger;
+  /** Called for every due callback, in due order. */
+  wake: (id: string, dueAt: number) => void;
+  /** How far ahead wake-ups are held in memory (ms). */
+  horizonMs: number;
+  onLateness?: (ms: number) => void;
+}
+
+/** Min-heap keyed by due time with lazy deletion: the map holds the live due time of each id. */
+export class WakeHeap {
+  private heap: Array<{ at: number; id: string }> = [];
+  private readonly due = new Map<string, number>();
+
+  get size(): number {
+    return this.due.size;
+  }
+
+  set(id: string, at: number | null): void {
+    if (at === null) {
+      this.due.delete(id);
+      return;
+    }
+    if (this.due.get(id) === at) return;
+    this.due.set(id, at);
+    this.push({ at, id });
+  }
+
+  has(id: string): boolean {
+    return this.due.has(id);
+  }
+
+  peek(): number | undefined {
+    this.dropStale();
+    return this.heap[0]?.at;
+  }
+
+  /** Removes and returns every entry due at or before `now`. */
+  popDue(now: number): Array<{ at: number; id: string }> {
+    const out: Array<{ at: number; id: string }> = [];
+    for (;;) {
+      this.dropStale();
+      const top = this.heap[0];
+      if (!top || top.at > now) break;
+      this.pop();
+      this.due.delete(top.id);
+      out.push(top);
+    }
+    return out;
+  }
+
+  private dropStale(): void {
+    while (this.heap.length > 0) {
+      const top = this.heap[0];
+      if (this.due.get(top.id) === top.at) return;
+      this.pop();
+    }
+  }
+
+  private push(e: { at: number; id: string }): void {
+    const h = this.heap;
+    h.push(e);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (h[p].at <= h[i].at) break;
+      [h[p], h[i]] = [h[i], h[p]];
+      i = p;
+    }
+  }
+
+  private pop(): void {
+    const h = this.heap;
+    const last = h.pop();
+    if (h.length === 0 || !last) return;
+    h[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && h[l].at < h[m].at) m = l;
+      if (r < h.length && h[r].at < h[m].at) m = r;
+      if (m === i) return;
+      [h[m], h[i]] = [h[i], h[m]];
+      i = m;
+    }
+  }
+}
+
+interface TimerState {
+  heap: WakeHeap;
+  armed?: { at: number; handle: TimerHandle };
+  /** Every wake-up due before this is in the heap. */
+  loadedUntil: number;
+  loadTimer?: TimerHandle;
+}
+
+const PAGE = 10_000;
+
+export function spawnTimer(parent: Ref<unknown>, deps: TimerDeps): Ref<TimerMsg> {
+  const { clock } = deps;
+  const rearm = (s: TimerState, self: Ref<TimerMsg>): void => {
+    const next = s.heap.peek();
+    if (s.armed && s.armed.at === next) return;
+    if (s.armed) clock.clearTimer(s.armed.handle);
+    s.armed = undefined;
+    if (next === undefined) return;
+    s.armed = { at: next, handle: clock.setTimer(next, () => dispatch(self, { type: 'fire' })) };
+  };
+
+  const load = (s: TimerState, self: Ref<TimerMsg>): void => {
+    const until = clock.now() + deps.horizonMs;
+    let after: { nextWakeAt: number; id: string } | undefined;
+    for (;;) {
+      const page = deps.store.dueBetween(0, until, PAGE, after);
+      for (const r of page) s.heap.set(r.id, r.nextWakeAt);
+      if (page.length < PAGE) break;
+      const last = page[page.length - 1];
+      after = { nextWakeAt: last.nextWakeAt, id: last.id };
+    }
+    s.loadedUntil = until;
+    if (s.loadTimer) clock.clearTimer(s.loadTimer);
+    s.loadTimer = clock.setTimer(until - Math.floor(deps.horizonMs / 4), () =>
+      dispatch(self, { type: 'load' }),
+    );
+    deps.logger.debug({ held: s.heap.size, until }, 'wake-up window loaded');
+  };
+
+  return spawn(
+    parent,
+    (state: TimerState | undefined, msg: TimerMsg, ctx): TimerState => {
+      const s: TimerState = state ?? { heap: new WakeHeap(), loadedUntil: -Infinity };
+      const self = ctx.self as Ref<TimerMsg>;
+      switch (msg.type) {
+        case 'schedule':
+          if (msg.at === null || msg.at >= s.loadedUntil) s.heap.set(msg.id, null);
+          else s.heap.set(msg.id, msg.at);
+          break;
+        case 'load':
+          load(s, self);
+          break;
+        case 'fire': {
+          s.armed = undefined;
+          const now = clock.now();
+          for (const due of s.heap.popDue(now)) {
+            deps.onLateness?.(now - due.at);
+            deps.wake(due.id, due.at);
+          }
+          break;
+        }
+      }
+      rearm(s, self);
+      return s;
+    },
+    'timer',
+  );
+}

@@ -1,0 +1,172 @@
+// `dialback start` runs the service; the config comes from --config / DIALBACK_CONFIG or the
+// built-in demo. This is the only place that listens on a port.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { SystemClock } from './clock';
+import { ConfigError, loadConfig, type AppConfig } from './config';
+import { createEngine, type Engine } from './actors/engine';
+import { buildApp } from './http/app';
+import { createLogger, type Logger } from './logger';
+import { createMetrics } from './metrics';
+import { createOutboundDelivery } from './notify/outbound';
+import { openSqliteStore } from './store/sqlite-store';
+import type { Store } from './store/store';
+import type { TelephonyPort } from './telephony/port';
+import { simulatorOptionsFromConfig } from './telephony/simulator/from-config';
+import { SimulatorTelephony } from './telephony/simulator/simulator-adapter';
+
+const USAGE = `usage: dialback <command> [options]
+
+commands:
+  start [--config FILE]   run the callback service (default: the built-in demo config)
+  help                    show this text
+
+environment:
+  DIALBACK_CONFIG     config file (YAML or JSON), like --config
+  DIALBACK_DATA_DIR   where the SQLite store lives (default ./data)
+  PORT, HOST          where to listen (default 8080 on 127.0.0.1)
+  DIALBACK_API_KEYS   comma-separated API keys for mutating and admin routes
+  DIALBACK_LOG_LEVEL  fatal, error, warn, info, debug, trace or silent
+`;
+
+export interface RunningService {
+  url: string;
+  engine: Engine;
+  close(): Promise<void>;
+}
+
+function makeTelephony(cfg: AppConfig, clock: SystemClock, logger: Logger): TelephonyPort {
+  switch (cfg.telephony.kind) {
+    case 'simulator':
+      return new SimulatorTelephony(
+        simulatorOptionsFromConfig(cfg.telephony.simulator, cfg.agents, {
+          clock,
+          logger: logger.child({ adapter: 'simulator' }),
+          ...(process.env.DIALBACK_DIAL_LOG ? { dialLogPath: process.env.DIALBACK_DIAL_LOG } : {}),
+        }),
+      );
+    case 'ari':
+      throw new ConfigError('telephony.kind', 'the ARI adapter is not available in this build');
+  }
+}
+
+/** Boots store, telephony, engine and HTTP from a validated config, and listens. */
+export async function startService(cfg: AppConfig, logger: Logger): Promise<RunningService> {
+  const clock = new SystemClock();
+  fs.mkdirSync(cfg.dataDir, { recursive: true });
+  const store: Store = openSqliteStore({
+    dir: cfg.dataDir,
+    logger: logger.child({ part: 'store' }),
+  });
+  const telephony = makeTelephony(cfg, clock, logger);
+  await telephony.start();
+  const metrics = createMetrics({ defaultMetrics: true });
+  const engine = await createEngine({
+    clock,
+    store,
+    telephony,
+    logger,
+    services: cfg.services,
+    agents: cfg.agents,
+    nodeId: cfg.nodeId,
+    metrics,
+    outbound: createOutboundDelivery({ logger: logger.child({ part: 'notify' }), clock }),
+    ...(cfg.engine.idle_ms !== undefined ? { idleMs: cfg.engine.idle_ms } : {}),
+    ...(cfg.engine.horizon_ms !== undefined ? { horizonMs: cfg.engine.horizon_ms } : {}),
+    ...(cfg.engine.reservation_timeout_ms !== undefined
+      ? { reservationTimeoutMs: cfg.engine.reservation_timeout_ms }
+      : {}),
+    ...(cfg.engine.wrap_up_ms !== undefined ? { wrapUpMs: cfg.engine.wrap_up_ms } : {}),
+    ...(cfg.engine.default_handle_ms !== undefined
+      ? { defaultHandleMs: cfg.engine.default_handle_ms }
+      : {}),
+  });
+  const app = await buildApp({
+    engine,
+    logger,
+    apiKeys: cfg.apiKeys,
+    metrics: metrics.registry,
+    bodyLimit: cfg.bodyLimit,
+  });
+  const address = await app.listen({ host: cfg.host, port: cfg.port });
+  const url = address.replace('[::1]', 'localhost');
+  let closed = false;
+  return {
+    url,
+    engine,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await app.close();
+      await engine.stop();
+      await telephony.stop();
+      store.close();
+    },
+  };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command = 'help', ...rest] = argv;
+  if (command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (command !== 'start') {
+    process.stderr.write(`unknown command: ${command}\n\n${USAGE}`);
+    return 2;
+  }
+  let configFile: string | undefined;
+  for (let i = 0; i < rest.length; i++) {
+    if (rest[i] === '--config') configFile = rest[++i];
+    else if (rest[i].startsWith('--config=')) configFile = rest[i].slice('--config='.length);
+    else {
+      process.stderr.write(`unknown option: ${rest[i]}\n\n${USAGE}`);
+      return 2;
+    }
+  }
+  let cfg: AppConfig;
+  try {
+    cfg = loadConfig(configFile ? path.resolve(configFile) : undefined, process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`dialback: ${err.message}\n`);
+      return 78;
+    }
+    throw err;
+  }
+  const logger = createLogger({ level: cfg.logLevel });
+  const svc = await startService(cfg, logger);
+  logger.info(
+    { config: cfg.source, dataDir: cfg.dataDir, services: cfg.services.map((s) => s.name) },
+    'dialback started',
+  );
+  process.stdout.write(
+    `dialback listening on ${svc.url} (config: ${cfg.source}, data: ${cfg.dataDir})\n`,
+  );
+  const shutdown = (signal: string): void => {
+    logger.info({ signal }, 'shutting down');
+    svc.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  return -1;
+}
+
+if (require.main === module || process.argv[1]?.endsWith('dialback.js')) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      if (code >= 0) process.exit(code);
+    },
+    (err: unknown) => {
+      process.stderr.write(`dialback: ${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,298 @@
+// The agents of a node and the fair queue of callbacks waiting for them. Pure bookkeeping:
+// the agent-pool actor feeds it commands and forwards the grants it returns. Fairness rules:
+// callbacks of a target are served by (priority, arrival) order, and an agent is only ever
+// granted to one callback at a time, so no more customers are dialled than agents are free.
+
+import type { AgentStateName, AgentView } from '../engine-api';
+
+export interface AgentConfig {
+  id: string;
+  endpoint: string;
+  /** Targets (agent groups) this agent serves. */
+  groups: string[];
+}
+
+interface AgentRecord extends AgentConfig {
+  state: AgentStateName;
+  since: number;
+  callbackId?: string;
+  /** Presence reported by telephony: an agent whose phone is unreachable is never granted. */
+  reachable: boolean;
+  reservedUntil?: number;
+  wrapUpUntil?: number;
+}
+
+interface Waiter {
+  callbackId: string;
+  target: string;
+  priority: number;
+  seq: number;
+}
+
+export interface Grant {
+  callbackId: string;
+  agentId: string;
+  endpoint: string;
+}
+
+export interface TargetFigures {
+  ready: number;
+  busy: number;
+  reserved: number;
+  signedIn: number;
+  waiting: number;
+}
+
+export interface PoolOptions {
+  /** A reservation nobody settles is released after this long (ms). */
+  reservationTimeoutMs: number;
+  /** Time in wrap-up after a handled call before the agent is ready again (ms). */
+  wrapUpMs: number;
+}
+
+export class AgentPool {
+  private readonly agents = new Map<string, AgentRecord>();
+  private waiters: Waiter[] = [];
+  private seq = 0;
+
+  constructor(private readonly opts: PoolOptions) {}
+
+  addAgent(cfg: AgentConfig, now: number, state: AgentStateName = 'signed-out'): void {
+    const existing = this.agents.get(cfg.id);
+    if (existing) {
+      existing.endpoint = cfg.endpoint;
+      existing.groups = [...cfg.groups];
+      return;
+    }
+    this.agents.set(cfg.id, {
+      ...cfg,
+      groups: [...cfg.groups],
+      state,
+      since: now,
+      reachable: true,
+    });
+  }
+
+  hasTarget(target: string): boolean {
+    for (const a of this.agents.values()) if (a.groups.includes(target)) return true;
+    return false;
+  }
+
+  get(agentId: string): AgentView | undefined {
+    const a = this.agents.get(agentId);
+    return a ? view(a) : undefined;
+  }
+
+  list(): AgentView[] {
+    return [...this.agents.values()].map(view);
+  }
+
+  /** Sign in / out, ready / not ready. Returns false for a change that is not allowed now. */
+  command(
+    agentId: string,
+    cmd: 'sign-in' | 'sign-out' | 'ready' | 'not-ready',
+    now: number,
+  ): boolean {
+    const a = this.agents.get(agentId);
+    if (!a) return false;
+    const engaged = a.state === 'reserved' || a.state === 'busy';
+    switch (cmd) {
+      case 'sign-in':
+        if (a.state === 'signed-out') this.setState(a, 'not-ready', now);
+        return true;
+      case 'ready':
+        if (engaged) return false;
+        this.setState(a, 'ready', now);
+        return true;
+      case 'not-ready':
+        if (engaged) return false;
+        this.setState(a, 'not-ready', now);
+        return true;
+      case 'sign-out':
+        if (engaged) return false;
+        this.setState(a, 'signed-out', now);
+        return true;
+    }
+  }
+
+  setReachable(agentId: string, reachable: boolean): void {
+    const a = this.agents.get(agentId);
+    if (a) a.reachable = reachable;
+  }
+
+  /** Queues a callback for an agent of `target` (lower priority value goes first). */
+  request(callbackId: string, target: string, priority: number): void {
+    if (this.waiters.some((w) => w.callbackId === callbackId)) return;
+    this.waiters.push({ callbackId, target, priority, seq: this.seq++ });
+    this.waiters.sort((x, y) => x.priority - y.priority || x.seq - y.seq);
+  }
+
+  withdraw(callbackId: string): void {
+    this.waiters = this.waiters.filter((w) => w.callbackId !== callbackId);
+  }
+
+  /** Ends a reservation or a call. `handled` puts the agent in wrap-up, `no-answer` makes it not ready. */
+  release(
+    agentId: string,
+    callbackId: string,
+    outcome: 'unused' | 'handled' | 'no-answer' | 'rejected',
+    now: number,
+  ): { handledMs?: number } {
+    const a = this.agents.get(agentId);
+    if (!a || a.callbackId !== callbackId) return {};
+    const since = a.since;
+    a.callbackId = undefined;
+    a.reservedUntil = undefined;
+    switch (outcome) {
+      case 'handled':
+        if (this.opts.wrapUpMs > 0) {
+          this.setState(a, 'wrap-up', now);
+          a.wrapUpUntil = now + this.opts.wrapUpMs;
+        } else this.setState(a, 'ready', now);
+        return { handledMs: now - since };
+      case 'no-answer':
+        this.setState(a, 'not-ready', now);
+        return {};
+      case 'unused':
+      case 'rejected':
+        this.setState(a, 'ready', now);
+        return {};
+    }
+  }
+
+  /** The reserved agent is now talking (bridged). */
+  markBusy(agentId: string, callbackId: string, now: number): void {
+    const a = this.agents.get(agentId);
+    if (!a || a.callbackId !== callbackId) return;
+    this.setState(a, 'busy', now);
+    a.callbackId = callbackId;
+    a.reservedUntil = undefined;
+  }
+
+  /** After a restart: a durable session says it holds this agent. */
+  restore(agentId: string, callbackId: string, busy: boolean, now: number): boolean {
+    const a = this.agents.get(agentId);
+    if (!a) return false;
+    if (a.callbackId && a.callbackId !== callbackId) return false;
+    this.setState(a, busy ? 'busy' : 'reserved', now);
+    a.callbackId = callbackId;
+    a.reservedUntil = busy ? undefined : now + this.opts.reservationTimeoutMs;
+    this.withdraw(callbackId);
+    return true;
+  }
+
+  /** Agents held for a callback, for reconciliation against the sessions. */
+  holdings(): Array<{ agentId: string; callbackId: string; state: AgentStateName }> {
+    const out: Array<{ agentId: string; callbackId: string; state: AgentStateName }> = [];
+    for (const a of this.agents.values())
+      if (a.callbackId) out.push({ agentId: a.id, callbackId: a.callbackId, state: a.state });
+    return out;
+  }
+
+  /**
+   * Expires reservations nobody settled and ends wrap-up; returns the callbacks whose
+   * reservation was taken back.
+   */
+  expire(now: number): Array<{ agentId: string; callbackId: string }> {
+    const lost: Array<{ agentId: string; callbackId: string }> = [];
+    for (const a of this.agents.values()) {
+      if (a.state === 'reserved' && a.reservedUntil !== undefined && a.reservedUntil <= now) {
+        lost.push({ agentId: a.id, callbackId: a.callbackId ?? '' });
+        a.callbackId = undefined;
+        a.reservedUntil = undefined;
+        this.setState(a, 'ready', now);
+      } else if (a.state === 'wrap-up' && a.wrapUpUntil !== undefined && a.wrapUpUntil <= now) {
+        a.wrapUpUntil = undefined;
+        this.setState(a, 'ready', now);
+      }
+    }
+    return lost;
+  }
+
+  /** Earliest reservation expiry or wrap-up end, to arm a timer for. */
+  nextDeadline(): number | undefined {
+    let best: number | undefined;
+    for (const a of this.agents.values()) {
+      const t =
+        a.state === 'reserved'
+          ? a.reservedUntil
+          : a.state === 'wrap-up'
+            ? a.wrapUpUntil
+            : undefined;
+      if (t !== undefined && (best === undefined || t < best)) best = t;
+    }
+    return best;
+  }
+
+  /** Matches waiting callbacks with ready agents, in queue order. */
+  match(now: number): Grant[] {
+    const grants: Grant[] = [];
+    const remaining: Waiter[] = [];
+    for (const w of this.waiters) {
+      const agent = this.longestIdle(w.target);
+      if (!agent) {
+        remaining.push(w);
+        continue;
+      }
+      this.setState(agent, 'reserved', now);
+      agent.callbackId = w.callbackId;
+      agent.reservedUntil = now + this.opts.reservationTimeoutMs;
+      grants.push({ callbackId: w.callbackId, agentId: agent.id, endpoint: agent.endpoint });
+    }
+    this.waiters = remaining;
+    return grants;
+  }
+
+  /** 1-based position of a callback in its target's queue, or 0 when not queued. */
+  position(callbackId: string): { position: number; total: number; target?: string } {
+    const w = this.waiters.find((x) => x.callbackId === callbackId);
+    if (!w) return { position: 0, total: 0 };
+    const same = this.waiters.filter((x) => x.target === w.target);
+    return { position: same.indexOf(w) + 1, total: same.length, target: w.target };
+  }
+
+  figures(target: string): TargetFigures {
+    const f: TargetFigures = { ready: 0, busy: 0, reserved: 0, signedIn: 0, waiting: 0 };
+    for (const a of this.agents.values()) {
+      if (!a.groups.includes(target) || a.state === 'signed-out') continue;
+      f.signedIn++;
+      if (a.state === 'ready' && a.reachable) f.ready++;
+      else if (a.state === 'busy' || a.state === 'wrap-up') f.busy++;
+      else if (a.state === 'reserved') f.reserved++;
+    }
+    f.waiting = this.waiters.filter((w) => w.target === target).length;
+    return f;
+  }
+
+  targets(): string[] {
+    const s = new Set<string>();
+    for (const a of this.agents.values()) a.groups.forEach((g) => s.add(g));
+    for (const w of this.waiters) s.add(w.target);
+    return [...s];
+  }
+
+  private longestIdle(target: string): AgentRecord | undefined {
+    let best: AgentRecord | undefined;
+    for (const a of this.agents.values()) {
+      if (a.state !== 'ready' || !a.reachable || !a.groups.includes(target)) continue;
+      if (!best || a.since < best.since) best = a;
+    }
+    return best;
+  }
+
+  private setState(a: AgentRecord, state: AgentStateName, now: number): void {
+    a.state = state;
+    a.since = now;
+  }
+}
+
+function view(a: AgentRecord): AgentView {
+  return {
+    id: a.id,
+    endpoint: a.endpoint,
+    groups: [...a.groups],
+    state: a.state,
+    ...(a.callbackId ? { callbackId: a.callbackId } : {}),
+    since: a.since,
+  };
+}

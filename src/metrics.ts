@@ -1,0 +1,64 @@
+// Prometheus metrics of the engine (prom-client), on a registry of their own so that tests
+// and several engines in one process never collide.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface EngineMetrics {
+  registry: Registry;
+  bookings: Counter<'service'>;
+  transitions: Counter<'service' | 'state'>;
+  outcomes: Counter<'service' | 'reason'>;
+  openByState: Gauge<'state'>;
+  ewtSeconds: Gauge<'target'>;
+  wakeLatenessSeconds: Histogram;
+  dials: Counter<'kind'>;
+}
+
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}): EngineMetrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'dialback_' });
+  return {
+    registry,
+    bookings: new Counter({
+      name: 'dialback_bookings_total',
+      help: 'Callbacks accepted',
+      labelNames: ['service'],
+      registers: [registry],
+    }),
+    transitions: new Counter({
+      name: 'dialback_state_changes_total',
+      help: 'GMS state changes of callbacks',
+      labelNames: ['service', 'state'],
+      registers: [registry],
+    }),
+    outcomes: new Counter({
+      name: 'dialback_outcomes_total',
+      help: 'Completed callbacks by reason',
+      labelNames: ['service', 'reason'],
+      registers: [registry],
+    }),
+    openByState: new Gauge({
+      name: 'dialback_callbacks_open',
+      help: 'Open callbacks by GMS state, as of the last read-out',
+      labelNames: ['state'],
+      registers: [registry],
+    }),
+    ewtSeconds: new Gauge({
+      name: 'dialback_ewt_seconds',
+      help: 'Estimated wait time per target',
+      labelNames: ['target'],
+      registers: [registry],
+    }),
+    wakeLatenessSeconds: new Histogram({
+      name: 'dialback_wakeup_lateness_seconds',
+      help: 'How late timer wake-ups fired',
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1, 5],
+      registers: [registry],
+    }),
+    dials: new Counter({
+      name: 'dialback_dials_total',
+      help: 'Calls placed',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,743 @@
+// The embedded store: one SQLite file in WAL mode through better-sqlite3 (the only importer of
+// it). Every write is one transaction, so a failed write (disk full, read-only file) leaves
+// nothing half-done and surfaces as StoreUnavailableError. Seat counting runs under BEGIN
+// IMMEDIATE: the count and the insert hold the write lock together, even across processes.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { ServiceOptions } from '../domain/options';
+import type { CallbackReason, GmsState, SessionState } from '../domain/session-types';
+import { DialbackError } from '../errors';
+import { type Logger, silentLogger } from '../logger';
+import { pendingMigrations, SCHEMA_VERSION } from './migrations';
+import {
+  type AdminWindowQuery,
+  type Booking,
+  type CallbackQuery,
+  type CallbackRow,
+  type DueEntry,
+  type HistoryEntry,
+  type HistoryEvent,
+  type MessageKind,
+  type NewMessage,
+  type QueryCondition,
+  SlotFullError,
+  type Store,
+  type StoredMessage,
+  StoreUnavailableError,
+} from './store';
+
+export interface SqliteStoreOptions {
+  /** Directory of the database file, created if missing. Default `./data`. */
+  dir?: string;
+  /** File name inside `dir` (or an absolute path); `:memory:` for a throwaway store. */
+  file?: string;
+  /**
+   * NORMAL (default) survives a process crash, which is the promise; FULL also survives a power
+   * loss at the cost of an fsync per commit.
+   */
+  synchronous?: 'NORMAL' | 'FULL';
+  /** How long a write waits for another connection's lock. Default 5000 ms. */
+  busyTimeoutMs?: number;
+  logger?: Logger;
+}
+
+interface CallbackDbRow {
+  id: string;
+  service: string;
+  gms: GmsState;
+  reason: CallbackReason | null;
+  customer_number: string;
+  desired_time: number | null;
+  slot_start: number | null;
+  target: string;
+  created_at: number;
+  updated_at: number;
+  next_wake_at: number | null;
+  state: string;
+  options_id: number;
+  user_data: string;
+}
+
+interface MessageDbRow {
+  seq: number;
+  callback_id: string;
+  service: string;
+  kind: MessageKind;
+  data: string;
+  at: number;
+}
+
+const CALLBACK_COLUMNS =
+  'c.id, c.service, c.gms, c.reason, c.customer_number, c.desired_time, c.slot_start, c.target, ' +
+  'c.created_at, c.updated_at, c.next_wake_at, c.state, c.options_id, c.user_data';
+
+/** GMS query keys stored as columns; every other key is user data. */
+const KEY_COLUMNS = new Map<string, string>([
+  ['_id', 'c.id'],
+  ['_callback_state', 'c.gms'],
+  ['_callback_reason', 'c.reason'],
+  ['_customer_number', 'c.customer_number'],
+  ['_desired_time', 'c.desired_time'],
+  ['_service_name', 'c.service'],
+  ['_target', 'c.target'],
+]);
+
+/** Keys whose match is a large share of a service: the service index serves them better. */
+const BROAD_KEYS: ReadonlySet<string> = new Set([
+  '_callback_state',
+  '_callback_reason',
+  '_service_name',
+]);
+
+const RELEASING_REASONS: ReadonlySet<CallbackReason> = new Set(['CANCELLED', 'CANCELLED_BY_ADMIN']);
+
+/** SQLite result codes (primary part) that mean "storage unusable", not "bad request". */
+const UNAVAILABLE_CODES = [
+  'SQLITE_FULL',
+  'SQLITE_READONLY',
+  'SQLITE_IOERR',
+  'SQLITE_CANTOPEN',
+  'SQLITE_BUSY',
+  'SQLITE_LOCKED',
+  'SQLITE_CORRUPT',
+  'SQLITE_NOTADB',
+  'SQLITE_PROTOCOL',
+  'SQLITE_NOMEM',
+  'SQLITE_PERM',
+];
+
+/** Dynamic query shapes are few (keys are parameters); the cap only guards against misuse. */
+const MAX_CACHED_STATEMENTS = 500;
+
+export function openSqliteStore(opts: SqliteStoreOptions = {}): Store {
+  return new SqliteStore(opts);
+}
+
+function toUnavailable(e: unknown, op: string): StoreUnavailableError | undefined {
+  if (e instanceof StoreUnavailableError) return e;
+  if (e instanceof Database.SqliteError) {
+    if (UNAVAILABLE_CODES.some((c) => e.code === c || e.code.startsWith(`${c}_`))) {
+      return new StoreUnavailableError(`store ${op} failed: ${e.message}`, e.code, { cause: e });
+    }
+    return undefined;
+  }
+  // better-sqlite3 throws a TypeError for any use of a closed connection.
+  if (e instanceof TypeError && /database connection is not open/.test(e.message)) {
+    return new StoreUnavailableError(`store ${op} failed: the store is closed`, 'CLOSED', {
+      cause: e,
+    });
+  }
+  if (e instanceof Error && 'code' in e && e.code === 'EACCES') {
+    return new StoreUnavailableError(`store ${op} failed: ${e.message}`, 'EACCES', { cause: e });
+  }
+  return undefined;
+}
+
+function parseTimeValue(value: string): number {
+  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  if (!Number.isFinite(ms)) {
+    throw new DialbackError(
+      'CallbackExceptionInvalidField',
+      `_desired_time must be an ISO 8601 date: ${value}`,
+    );
+  }
+  return ms;
+}
+
+/** The earliest armed timer: when a session that gave no explicit wake-up must run next. */
+function earliestTimer(state: SessionState): number | null {
+  if (state.gms === 'COMPLETED') return null;
+  let min: number | null = null;
+  for (const due of Object.values(state.timers)) {
+    if (due !== undefined && (min === null || due < min)) min = due;
+  }
+  return min;
+}
+
+class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly log: Logger;
+  private readonly cache = new Map<string, Database.Statement>();
+  /** Set when a write failed for want of storage, cleared by the next successful write. */
+  private writeFailed = false;
+  /**
+   * Option sets are stored once and referenced by id: a full ServiceOptions is most of a
+   * session's state, and repeating it per row made the file six times larger (a 2 KB row also
+   * leaves half a page empty). Only committed ids are cached: a rolled-back id may be reused.
+   */
+  private readonly optionIds = new Map<string, number>();
+  private readonly optionSets = new Map<number, ServiceOptions>();
+  /** One BEGIN IMMEDIATE runner (a savepoint when nested in an open transaction). */
+  private readonly inTransaction: <T>(fn: () => T) => T;
+
+  private readonly s: {
+    insertCallback: Database.Statement;
+    insertData: Database.Statement;
+    deleteData: Database.Statement;
+    insertEvent: Database.Statement;
+    updateState: Database.Statement;
+    updateBooking: Database.Statement;
+    serviceOf: Database.Statement;
+    seatsTaken: Database.Statement;
+    insertBooking: Database.Statement;
+    deleteBooking: Database.Statement;
+    get: Database.Statement;
+    openSessions: Database.Statement;
+    due: Database.Statement;
+    dueAfter: Database.Statement;
+    bookedCounts: Database.Statement;
+    countOpen: Database.Statement;
+    countCreatedSince: Database.Statement;
+    recordDial: Database.Statement;
+    dialRecorded: Database.Statement;
+    appendMessage: Database.Statement;
+    history: Database.Statement;
+    ping: Database.Statement;
+    insertOptionSet: Database.Statement;
+    optionSetId: Database.Statement;
+    optionSet: Database.Statement;
+  };
+
+  constructor(opts: SqliteStoreOptions) {
+    this.log = (opts.logger ?? silentLogger()).child({ component: 'store' });
+    const file = opts.file ?? 'dialback.db';
+    let location = file;
+    try {
+      if (file !== ':memory:') {
+        const dir = path.resolve(opts.dir ?? './data');
+        location = path.resolve(dir, file);
+        fs.mkdirSync(path.dirname(location), { recursive: true });
+      }
+      this.db = new Database(location, { timeout: opts.busyTimeoutMs ?? 5000 });
+    } catch (e) {
+      throw toUnavailable(e, 'open') ?? e;
+    }
+    try {
+      this.configure(opts);
+      this.migrate();
+      // 0x10002: analyze the tables that need it, with a bounded effort, as SQLite advises at open.
+      this.optimize('0x10002');
+    } catch (e) {
+      this.db.close();
+      throw toUnavailable(e, 'open') ?? e;
+    }
+
+    const db = this.db;
+    this.inTransaction = db.transaction((fn: () => unknown) => fn()).immediate as <T>(
+      fn: () => T,
+    ) => T;
+    this.s = {
+      insertCallback: db.prepare(
+        `INSERT INTO callbacks (id, service, gms, reason, customer_number, desired_time, slot_start,
+           target, created_at, updated_at, next_wake_at, state, options_id, user_data)
+         VALUES (@id, @service, @gms, @reason, @customerNumber, @desiredTime, @slotStart,
+           @target, @createdAt, @updatedAt, @nextWakeAt, @state, @optionsId, @userData)`,
+      ),
+      insertData: db.prepare(
+        'INSERT INTO callback_data (callback_id, key, value) VALUES (?, ?, ?)',
+      ),
+      deleteData: db.prepare('DELETE FROM callback_data WHERE callback_id = ?'),
+      insertEvent: db.prepare(
+        'INSERT INTO events (callback_id, at, event, gms, phase) VALUES (?, ?, ?, ?, ?)',
+      ),
+      updateState: db.prepare(
+        `UPDATE callbacks SET state = @state, options_id = @optionsId, gms = @gms, reason = @reason,
+           next_wake_at = @nextWakeAt, updated_at = @at WHERE id = @id`,
+      ),
+      updateBooking: db.prepare(
+        `UPDATE callbacks SET desired_time = @desiredTime, slot_start = @slotStart,
+           user_data = @userData WHERE id = @id`,
+      ),
+      serviceOf: db.prepare('SELECT service FROM callbacks WHERE id = ?'),
+      seatsTaken: db.prepare(
+        'SELECT count(*) AS n FROM bookings WHERE service = ? AND slot_start = ?',
+      ),
+      insertBooking: db.prepare(
+        'INSERT INTO bookings (callback_id, service, slot_start) VALUES (?, ?, ?)',
+      ),
+      deleteBooking: db.prepare('DELETE FROM bookings WHERE callback_id = ?'),
+      get: db.prepare(`SELECT ${CALLBACK_COLUMNS} FROM callbacks c WHERE c.id = ?`),
+      openSessions: db.prepare(
+        `SELECT ${CALLBACK_COLUMNS} FROM callbacks c
+         WHERE c.gms <> 'COMPLETED' AND c.id > ? ORDER BY c.id LIMIT ?`,
+      ),
+      due: db.prepare(
+        `SELECT id, service, next_wake_at FROM callbacks
+         WHERE gms <> 'COMPLETED' AND next_wake_at IS NOT NULL
+           AND next_wake_at >= ? AND next_wake_at <= ?
+         ORDER BY next_wake_at, id LIMIT ?`,
+      ),
+      dueAfter: db.prepare(
+        `SELECT id, service, next_wake_at FROM callbacks
+         WHERE gms <> 'COMPLETED' AND next_wake_at IS NOT NULL
+           AND (next_wake_at > @at OR (next_wake_at = @at AND id > @id))
+           AND next_wake_at >= @from AND next_wake_at <= @until
+         ORDER BY next_wake_at, id LIMIT @limit`,
+      ),
+      bookedCounts: db.prepare(
+        `SELECT slot_start, count(*) AS n FROM bookings
+         WHERE service = ? AND slot_start >= ? AND slot_start < ? GROUP BY slot_start`,
+      ),
+      countOpen: db.prepare(
+        "SELECT count(*) AS n FROM callbacks WHERE service = ? AND gms <> 'COMPLETED'",
+      ),
+      countCreatedSince: db.prepare(
+        'SELECT count(*) AS n FROM callbacks WHERE service = ? AND created_at >= ?',
+      ),
+      recordDial: db.prepare(
+        'INSERT OR IGNORE INTO dials (call_id, callback_id, at) VALUES (?, ?, ?)',
+      ),
+      dialRecorded: db.prepare('SELECT 1 AS one FROM dials WHERE call_id = ?'),
+      appendMessage: db.prepare(
+        'INSERT INTO messages (callback_id, service, kind, data, at) VALUES (?, ?, ?, ?, ?)',
+      ),
+      history: db.prepare(
+        'SELECT at, event, gms, phase FROM events WHERE callback_id = ? ORDER BY id',
+      ),
+      ping: db.prepare('SELECT 1 AS one'),
+      insertOptionSet: db.prepare('INSERT OR IGNORE INTO option_sets (json) VALUES (?)'),
+      optionSetId: db.prepare('SELECT id FROM option_sets WHERE json = ?'),
+      optionSet: db.prepare('SELECT json FROM option_sets WHERE id = ?'),
+    };
+    this.log.info({ file: location, schema: SCHEMA_VERSION }, 'store opened');
+  }
+
+  private configure(opts: SqliteStoreOptions): void {
+    try {
+      const mode: unknown = this.db.pragma('journal_mode = WAL', { simple: true });
+      if (mode !== 'wal' && this.db.name !== ':memory:') {
+        this.log.warn({ mode }, 'store is not in WAL mode');
+      }
+    } catch (e) {
+      // A read-only file that is not yet in WAL mode cannot switch; it can still be read.
+      this.log.warn({ err: e }, 'cannot switch the store to WAL mode');
+    }
+    this.db.pragma(`synchronous = ${opts.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
+    this.db.pragma('temp_store = MEMORY');
+    this.db.pragma('cache_size = -32768');
+  }
+
+  /** Refreshes planner statistics; optional, so a read-only file only logs why it could not. */
+  private optimize(mask: string): void {
+    try {
+      this.db.pragma(mask ? `optimize = ${mask}` : 'optimize');
+    } catch (e) {
+      this.log.debug({ err: e }, 'store optimize skipped');
+    }
+  }
+
+  private migrate(): void {
+    const current = Number(this.db.pragma('user_version', { simple: true }));
+    for (const m of pendingMigrations(current)) {
+      this.db
+        .transaction(() => {
+          this.db.exec(m.sql);
+          // user_version lives in the header page: it commits or rolls back with the migration.
+          this.db.pragma(`user_version = ${m.version}`);
+        })
+        .immediate();
+      this.log.info({ version: m.version, description: m.description }, 'store migrated');
+    }
+  }
+
+  // -- guards -----------------------------------------------------------------------------
+
+  private write<T>(op: string, fn: () => T): T {
+    try {
+      const result = this.inTransaction(fn);
+      this.writeFailed = false;
+      return result;
+    } catch (e) {
+      const unavailable = toUnavailable(e, op);
+      if (!unavailable) throw e;
+      this.writeFailed = true;
+      this.log.error({ op, code: unavailable.storeCode, err: e }, 'store write failed');
+      throw unavailable;
+    }
+  }
+
+  private read<T>(op: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      const unavailable = toUnavailable(e, op);
+      if (!unavailable) throw e;
+      this.log.error({ op, code: unavailable.storeCode, err: e }, 'store read failed');
+      throw unavailable;
+    }
+  }
+
+  private stmt(sql: string): Database.Statement {
+    let s = this.cache.get(sql);
+    if (!s) {
+      if (this.cache.size >= MAX_CACHED_STATEMENTS) this.cache.clear();
+      s = this.db.prepare(sql);
+      this.cache.set(sql, s);
+    }
+    return s;
+  }
+
+  // -- writes -----------------------------------------------------------------------------
+
+  insertCallback(row: CallbackRow, booking?: Booking): void {
+    this.write('insertCallback', () => {
+      if (booking) this.takeSeat(row.id, row.service, booking);
+      this.s.insertCallback.run({
+        id: row.id,
+        service: row.service,
+        gms: row.gms,
+        reason: row.reason,
+        customerNumber: row.customerNumber,
+        desiredTime: row.desiredTime,
+        slotStart: booking ? booking.slotStart : row.slotStart,
+        target: row.target,
+        createdAt: row.createdAt,
+        updatedAt: row.updatedAt,
+        nextWakeAt: row.nextWakeAt,
+        ...this.encodeState(row.state),
+        userData: JSON.stringify(row.userData),
+      });
+      this.insertUserData(row.id, row.userData);
+      this.s.insertEvent.run(row.id, row.createdAt, null, row.gms, row.state.phase);
+    });
+  }
+
+  saveSession(
+    id: string,
+    state: SessionState,
+    event: HistoryEvent | null,
+    nextWakeAt: number | null,
+    at: number,
+  ): void {
+    this.write('saveSession', () => this.saveState(id, state, event, nextWakeAt, at));
+  }
+
+  moveBooking(
+    id: string,
+    booking: Booking | null,
+    desiredTime: number | null,
+    state: SessionState,
+    userData: Record<string, string>,
+    at: number,
+    nextWakeAt?: number | null,
+  ): void {
+    this.write('moveBooking', () => {
+      const found = this.s.serviceOf.get(id) as { service: string } | undefined;
+      if (!found) throw new DialbackError('CallbackExceptionNotFound', `No callback ${id}`);
+      // Free our own seat first so that moving within the same slot never counts us twice; a
+      // full target throws and the rollback gives the old seat back.
+      this.s.deleteBooking.run(id);
+      if (booking) this.takeSeat(id, found.service, booking);
+      this.s.updateBooking.run({
+        id,
+        desiredTime,
+        slotStart: booking ? booking.slotStart : null,
+        userData: JSON.stringify(userData),
+      });
+      this.s.deleteData.run(id);
+      this.insertUserData(id, userData);
+      const event: HistoryEvent = { type: 'reschedule', desiredTime };
+      this.saveState(
+        id,
+        state,
+        event,
+        nextWakeAt === undefined ? earliestTimer(state) : nextWakeAt,
+        at,
+      );
+    });
+  }
+
+  recordDial(callId: string, callbackId: string, at: number): boolean {
+    return this.write(
+      'recordDial',
+      () => this.s.recordDial.run(callId, callbackId, at).changes === 1,
+    );
+  }
+
+  appendMessage(m: NewMessage): number {
+    return this.write('appendMessage', () =>
+      Number(
+        this.s.appendMessage.run(m.callbackId, m.service, m.kind, JSON.stringify(m.data), m.at)
+          .lastInsertRowid,
+      ),
+    );
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.write('transaction', fn);
+  }
+
+  private takeSeat(id: string, service: string, booking: Booking): void {
+    const taken = (this.s.seatsTaken.get(service, booking.slotStart) as { n: number }).n;
+    if (taken >= booking.limit) throw new SlotFullError(booking.slotStart);
+    this.s.insertBooking.run(id, service, booking.slotStart);
+  }
+
+  private insertUserData(id: string, userData: Record<string, string>): void {
+    for (const [key, value] of Object.entries(userData)) {
+      this.s.insertData.run(id, key, String(value));
+    }
+  }
+
+  private saveState(
+    id: string,
+    state: SessionState,
+    event: HistoryEvent | null,
+    nextWakeAt: number | null,
+    at: number,
+  ): void {
+    const changed = this.s.updateState.run({
+      id,
+      ...this.encodeState(state),
+      gms: state.gms,
+      reason: state.reason ?? null,
+      nextWakeAt,
+      at,
+    }).changes;
+    if (changed === 0) throw new DialbackError('CallbackExceptionNotFound', `No callback ${id}`);
+    this.s.insertEvent.run(id, at, event ? JSON.stringify(event) : null, state.gms, state.phase);
+    if (state.gms === 'COMPLETED' && state.reason && RELEASING_REASONS.has(state.reason)) {
+      this.s.deleteBooking.run(id);
+    }
+  }
+
+  private encodeState(state: SessionState): { state: string; optionsId: number } {
+    const { options, ...rest } = state;
+    return { state: JSON.stringify(rest), optionsId: this.optionSetIdOf(JSON.stringify(options)) };
+  }
+
+  private optionSetIdOf(json: string): number {
+    const cached = this.optionIds.get(json);
+    if (cached !== undefined) return cached;
+    this.s.insertOptionSet.run(json);
+    const id = (this.s.optionSetId.get(json) as { id: number }).id;
+    // Inside a transaction the row may still roll back: cache only what is committed.
+    if (!this.db.inTransaction) this.optionIds.set(json, id);
+    return id;
+  }
+
+  private optionsOf(id: number): ServiceOptions {
+    let options = this.optionSets.get(id);
+    if (!options) {
+      const row = this.s.optionSet.get(id) as { json: string } | undefined;
+      if (!row) throw new Error(`option set ${id} is missing from the store`);
+      options = JSON.parse(row.json) as ServiceOptions;
+      if (!this.db.inTransaction) this.optionSets.set(id, options);
+    }
+    // A shallow copy: callers may replace fields of their row's options without touching others.
+    return { ...options };
+  }
+
+  private toCallbackRow(r: CallbackDbRow): CallbackRow {
+    const state = JSON.parse(r.state) as Omit<SessionState, 'options'>;
+    return {
+      id: r.id,
+      service: r.service,
+      state: { ...state, options: this.optionsOf(r.options_id) },
+      userData: JSON.parse(r.user_data) as Record<string, string>,
+      gms: r.gms,
+      reason: r.reason,
+      customerNumber: r.customer_number,
+      desiredTime: r.desired_time,
+      slotStart: r.slot_start,
+      target: r.target,
+      createdAt: r.created_at,
+      updatedAt: r.updated_at,
+      nextWakeAt: r.next_wake_at,
+    };
+  }
+
+  // -- reads ------------------------------------------------------------------------------
+
+  get(id: string): CallbackRow | undefined {
+    return this.read('get', () => {
+      const row = this.s.get.get(id) as CallbackDbRow | undefined;
+      return row ? this.toCallbackRow(row) : undefined;
+    });
+  }
+
+  query(q: CallbackQuery): CallbackRow[] {
+    return this.read('query', () => {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (q.service !== undefined) {
+        // `+` keeps the planner off the service index when a key lookup narrows far better.
+        const narrowed =
+          q.operand === 'AND' &&
+          q.conditions.some((cond) => !cond.negate && !BROAD_KEYS.has(cond.key));
+        where.push(narrowed ? '+c.service = ?' : 'c.service = ?');
+        params.push(q.service);
+      }
+      if (q.conditions.length > 0) {
+        const parts = q.conditions.map((cond) => compileCondition(cond, params));
+        where.push(`(${parts.join(q.operand === 'OR' ? ' OR ' : ' AND ')})`);
+      }
+      params.push(q.limit);
+      const sql =
+        `SELECT ${CALLBACK_COLUMNS} FROM callbacks c` +
+        (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
+        ' ORDER BY c.rowid LIMIT ?';
+      return (this.stmt(sql).all(...params) as CallbackDbRow[]).map((r) => this.toCallbackRow(r));
+    });
+  }
+
+  openSessions(afterId: string | null, limit: number): CallbackRow[] {
+    return this.read('openSessions', () =>
+      (this.s.openSessions.all(afterId ?? '', limit) as CallbackDbRow[]).map((r) =>
+        this.toCallbackRow(r),
+      ),
+    );
+  }
+
+  dueBetween(
+    from: number,
+    until: number,
+    limit: number,
+    after?: { nextWakeAt: number; id: string },
+  ): DueEntry[] {
+    return this.read('dueBetween', () => {
+      const rows = (
+        after
+          ? this.s.dueAfter.all({ at: after.nextWakeAt, id: after.id, from, until, limit })
+          : this.s.due.all(from, until, limit)
+      ) as Array<{ id: string; service: string; next_wake_at: number }>;
+      return rows.map((r) => ({ id: r.id, service: r.service, nextWakeAt: r.next_wake_at }));
+    });
+  }
+
+  bookedCounts(service: string, from: number, to: number): Map<number, number> {
+    return this.read('bookedCounts', () => {
+      const rows = this.s.bookedCounts.all(service, from, to) as Array<{
+        slot_start: number;
+        n: number;
+      }>;
+      return new Map(rows.map((r) => [r.slot_start, r.n]));
+    });
+  }
+
+  countOpen(service: string): number {
+    return this.read('countOpen', () => (this.s.countOpen.get(service) as { n: number }).n);
+  }
+
+  countCreatedSince(service: string, since: number): number {
+    return this.read(
+      'countCreatedSince',
+      () => (this.s.countCreatedSince.get(service, since) as { n: number }).n,
+    );
+  }
+
+  countOpenByKey(service: string, key: string, value: string): number {
+    return this.read('countOpenByKey', () => {
+      const params: unknown[] = [service];
+      const cond = compileCondition({ key, value, negate: false }, params);
+      const sql = `SELECT count(*) AS n FROM callbacks c
+        WHERE +c.service = ? AND c.gms <> 'COMPLETED' AND ${cond}`;
+      return (this.stmt(sql).get(...params) as { n: number }).n;
+    });
+  }
+
+  dialRecorded(callId: string): boolean {
+    return this.read('dialRecorded', () => this.s.dialRecorded.get(callId) !== undefined);
+  }
+
+  messagesAfter(
+    filter: { callbackId?: string; service?: string },
+    afterSeq: number,
+    limit: number,
+  ): StoredMessage[] {
+    return this.read('messagesAfter', () => {
+      const where = ['seq > ?'];
+      const params: unknown[] = [afterSeq];
+      if (filter.callbackId !== undefined) {
+        where.push('callback_id = ?');
+        params.push(filter.callbackId);
+      }
+      if (filter.service !== undefined) {
+        where.push('service = ?');
+        params.push(filter.service);
+      }
+      params.push(limit);
+      const sql = `SELECT seq, callback_id, service, kind, data, at FROM messages
+        WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`;
+      return (this.stmt(sql).all(...params) as MessageDbRow[]).map((r) => ({
+        seq: r.seq,
+        callbackId: r.callback_id,
+        service: r.service,
+        kind: r.kind,
+        data: JSON.parse(r.data) as unknown,
+        at: r.at,
+      }));
+    });
+  }
+
+  history(id: string): HistoryEntry[] {
+    return this.read('history', () =>
+      (
+        this.s.history.all(id) as Array<{
+          at: number;
+          event: string | null;
+          gms: GmsState;
+          phase: string;
+        }>
+      ).map((r) => ({
+        at: r.at,
+        event: r.event === null ? null : (JSON.parse(r.event) as unknown),
+        gms: r.gms,
+        phase: r.phase,
+      })),
+    );
+  }
+
+  adminWindow(q: AdminWindowQuery): CallbackRow[] {
+    return this.read('adminWindow', () => {
+      const where = ['coalesce(c.desired_time, c.created_at) BETWEEN ? AND ?'];
+      const params: unknown[] = [q.from, q.to];
+      if (q.target !== undefined) {
+        where.push('c.target = ?');
+        params.push(q.target);
+      }
+      if (q.states !== undefined && q.states.length > 0) {
+        where.push('c.gms IN (SELECT value FROM json_each(?))');
+        params.push(JSON.stringify(q.states));
+      }
+      params.push(q.max);
+      const sql = `SELECT ${CALLBACK_COLUMNS} FROM callbacks c WHERE ${where.join(' AND ')}
+        ORDER BY coalesce(c.desired_time, c.created_at), c.id LIMIT ?`;
+      return (this.stmt(sql).all(...params) as CallbackDbRow[]).map((r) => this.toCallbackRow(r));
+    });
+  }
+
+  isHealthy(): boolean {
+    if (!this.db.open || this.writeFailed) return false;
+    try {
+      this.s.ping.get();
+      return true;
+    } catch (e) {
+      this.log.warn({ err: e }, 'store health probe failed');
+      return false;
+    }
+  }
+
+  close(): void {
+    if (this.db.open) {
+      this.optimize('');
+      this.db.close();
+      this.log.info('store closed');
+    }
+  }
+}
+
+/** Appends the condition's parameters to `params` and returns its SQL. */
+function compileCondition(cond: QueryCondition, params: unknown[]): string {
+  const column = KEY_COLUMNS.get(cond.key);
+  if (column !== undefined) {
+    params.push(cond.key === '_desired_time' ? parseTimeValue(cond.value) : cond.value);
+    // IS NOT: a negated condition also matches rows where the column is NULL (no reason yet).
+    return cond.negate ? `${column} IS NOT ?` : `${column} = ?`;
+  }
+  params.push(cond.key, cond.value);
+  const matching = 'SELECT callback_id FROM callback_data WHERE key = ? AND value = ?';
+  return cond.negate ? `c.id NOT IN (${matching})` : `c.id IN (${matching})`;
+}

@@ -1,0 +1,208 @@
+// Every scenario of the spec's table, from booking to COMPLETED, through the real actors on
+// the simulator and virtual time.
+
+import { strict as assert } from 'node:assert';
+import { advance, settle } from '../helpers/settle';
+import { BUSY, Harness, HUMAN, MACHINE, START } from './engine-harness';
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+describe('engine scenarios on the simulator', function () {
+  let h: Harness;
+  afterEach(async () => {
+    await h?.stop();
+  });
+
+  it('User Terminated Immediate dials at once and ends AGENT_CONNECTED after the talk', async () => {
+    h = await new Harness({ service: { _wait_for_agent: false, _wait_for_user_confirm: false } }).start();
+    const id = await h.create({});
+    assert.equal(h.state(id), 'QUEUED');
+    await h.until(() => h.state(id) === 'PROCESSING', 'PROCESSING', 60_000);
+    const agentCall = h.telephony.calls().find((c) => c.callId === `${id}-a1`);
+    assert.equal(agentCall?.status, 'bridged');
+    assert.equal(await h.complete(id), 'AGENT_CONNECTED');
+    assert.deepEqual(h.statuses(id), ['QUEUED', 'ROUTING', 'PROCESSING', 'COMPLETED']);
+    assert.deepEqual(h.customerDials(id), [`${id}-c1`]);
+  });
+
+  it('User Terminated Delayed waits for an agent, pushes the dialog and dials after connect', async () => {
+    h = await new Harness({ service: { _wait_for_agent: true, _wait_for_user_confirm: true } }).start();
+    const id = await h.create({ _device_os: 'comet' });
+    await h.until(() => h.dialogs(id).length === 1, 'the ConfirmationDialog');
+    assert.deepEqual(h.dialogs(id)[0].data, {
+      _id: id,
+      _action: 'ConfirmationDialog',
+      _dialog_id: '0',
+      _text: 'You will receive the call shortly',
+      _ok_title: 'Ok',
+    });
+    assert.deepEqual(h.customerDials(id), [], 'nobody is dialled before the customer confirms');
+    const reply = await h.engine.action(id, 'connect', {});
+    assert.equal(reply._text, 'You will receive the call shortly');
+    assert.equal(await h.complete(id), 'AGENT_CONNECTED');
+  });
+
+  it('User Terminated Scheduled (Not Delayed) starts at desired time minus EWT, within the threshold', async () => {
+    h = await new Harness({ service: { _wait_for_agent: false } }).start();
+    const desired = START + 2 * 3600_000;
+    const id = await h.create({ _desired_time: iso(desired) });
+    assert.equal(h.state(id), 'SCHEDULED');
+    await h.until(() => h.customerDials(id).length > 0, 'the first dial', 3 * 3600_000);
+    const dialledAt = h.telephony.calls().find((c) => c.callId === `${id}-c1`)!.dialledAt;
+    assert.ok(dialledAt <= desired, 'dialled no later than the desired time');
+    assert.ok(dialledAt >= desired - 180_000, 'never earlier than the threshold before it');
+    assert.equal(await h.complete(id), 'AGENT_CONNECTED');
+  });
+
+  it('User Terminated Delayed Scheduled (the seed) confirms, dials, bridges and completes', async () => {
+    h = await new Harness({ service: { _wait_for_agent: true, _wait_for_user_confirm: true } }).start();
+    const desired = START + 30 * 60_000;
+    const id = await h.create({ _desired_time: iso(desired), _device_os: 'comet' });
+    assert.equal(h.state(id), 'SCHEDULED');
+    await h.until(() => h.dialogs(id).length === 1, 'the ConfirmationDialog', 3600_000);
+    assert.ok(h.clock.now() >= desired - 180_000);
+    assert.equal(h.state(id), 'QUEUED');
+    await h.engine.action(id, 'connect', {});
+    await h.until(() => h.state(id) === 'PROCESSING', 'PROCESSING');
+    assert.equal(await h.complete(id), 'AGENT_CONNECTED');
+  });
+
+  it('Agent Preview dials the customer only after the agent accepts', async () => {
+    h = await new Harness({
+      service: { _wait_for_agent: true, _wait_for_user_confirm: false, _agent_preview: true },
+    }).start();
+    const id = await h.create({});
+    await h.until(
+      () => h.messages.some((m) => m.callbackId === id && m.kind === 'preview'),
+      'the agent preview',
+    );
+    assert.deepEqual(h.customerDials(id), []);
+    await h.engine.action(id, 'accept', {});
+    assert.equal(await h.complete(id), 'AGENT_CONNECTED');
+  });
+
+  it('first connect party AGENT dials the agent first, then the customer', async () => {
+    h = await new Harness({
+      service: { _wait_for_agent: true, _userterminated_first_connect_party: 'AGENT' },
+    }).start();
+    const id = await h.create({});
+    assert.equal(await h.complete(id), 'AGENT_CONNECTED');
+    const calls = h.telephony.calls().filter((c) => c.callbackId === id);
+    const agent = calls.find((c) => c.leg === 'agent')!;
+    const customer = calls.find((c) => c.leg === 'customer')!;
+    assert.ok(agent.dialledAt < customer.dialledAt, 'agent dialled before the customer');
+  });
+
+  it('an answering machine on every attempt ends FAIL_CALL_TO_CUSTOMER after the retries', async () => {
+    h = await new Harness({
+      service: { _max_dial_attempts: 3, _dial_retry_timeout: 300 },
+      customers: { '+33612345678': MACHINE },
+    }).start();
+    const id = await h.create({});
+    assert.equal(await h.complete(id), 'FAIL_CALL_TO_CUSTOMER');
+    assert.deepEqual(h.customerDials(id), [`${id}-c1`, `${id}-c2`, `${id}-c3`]);
+    const dialTimes = h.telephony
+      .calls()
+      .filter((c) => c.leg === 'customer')
+      .map((c) => c.dialledAt);
+    assert.ok(dialTimes[1] - dialTimes[0] >= 300_000, 'retries wait _dial_retry_timeout');
+  });
+
+  it('a busy customer then a human: the second attempt is bridged', async () => {
+    h = await new Harness({ customers: { '+33612345678': [BUSY, HUMAN] } }).start();
+    const id = await h.create({});
+    assert.equal(await h.complete(id), 'AGENT_CONNECTED');
+    assert.equal(h.customerDials(id).length, 2);
+  });
+
+  it('no confirmation with CONNECT-ANYWAY dials after the last push times out', async () => {
+    h = await new Harness({
+      service: {
+        _wait_for_agent: true,
+        _wait_for_user_confirm: true,
+        _on_user_confirm_timeout: 'CONNECT-ANYWAY',
+      },
+    }).start();
+    const id = await h.create({ _device_os: 'comet' });
+    await h.until(() => h.customerDials(id).length > 0, 'a dial');
+    assert.equal(h.dialogs(id).length, 3, 'three pushes before dialling anyway');
+    assert.equal(await h.complete(id), 'AGENT_CONNECTED');
+  });
+
+  it('no confirmation without CONNECT-ANYWAY ends FAIL_USER_NO_CONFIRM and frees the agent', async () => {
+    h = await new Harness({
+      service: { _wait_for_agent: true, _wait_for_user_confirm: true, _on_user_confirm_timeout: 'FAIL' },
+    }).start();
+    const id = await h.create({ _device_os: 'comet' });
+    assert.equal(await h.complete(id), 'FAIL_USER_NO_CONFIRM');
+    assert.deepEqual(h.customerDials(id), []);
+    await h.until(() => h.engine.listAgents().every((a) => a.state === 'ready'), 'agents ready');
+  });
+
+  it('a cancel while waiting for the start ends CANCELLED and never dials', async () => {
+    h = await new Harness().start();
+    const id = await h.create({ _desired_time: iso(START + 3600_000) });
+    await h.engine.cancel('svc', id);
+    assert.equal(h.state(id), 'COMPLETED');
+    assert.equal(h.reason(id), 'CANCELLED');
+    await advance(h.clock, 2 * 3600_000);
+    assert.deepEqual(h.customerDials(id), []);
+  });
+
+  it('a cancel while waiting for an agent withdraws it from the queue', async () => {
+    h = await new Harness({ agents: [{ id: 'agent1' }], service: { _wait_for_agent: true } }).start();
+    await h.engine.agentCommand('agent1', 'not-ready');
+    const id = await h.create({});
+    await h.until(() => h.engine.queuePosition(id)._position === 1, 'queued');
+    await h.engine.cancel('svc', id);
+    assert.equal(h.reason(id), 'CANCELLED');
+    await settle();
+    assert.equal(h.engine.queuePosition(id)._position, 0);
+  });
+
+  it('a callback nobody can handle within _ttl ends FAIL_TIMEOUT_TTL', async () => {
+    h = await new Harness({ agents: [{ id: 'agent1' }], service: { _wait_for_agent: true, _ttl: 600 } }).start();
+    await h.engine.agentCommand('agent1', 'not-ready');
+    const id = await h.create({});
+    assert.equal(await h.complete(id, 3600_000), 'FAIL_TIMEOUT_TTL');
+    assert.ok(h.clock.now() >= START + 600_000);
+  });
+
+  it('an agent who never answers is replaced by the next agent', async () => {
+    h = await new Harness({
+      agents: [{ id: 'agent1', answers: false }, { id: 'agent2' }],
+      service: { _agent_reserve_timeout: 20 },
+    }).start();
+    const id = await h.create({});
+    assert.equal(await h.complete(id), 'AGENT_CONNECTED');
+    const agentCalls = h.telephony.calls().filter((c) => c.callbackId === id && c.leg === 'agent');
+    assert.deepEqual(
+      agentCalls.map((c) => c.agentId),
+      ['agent1', 'agent2'],
+    );
+    assert.equal(h.engine.listAgents().find((a) => a.id === 'agent1')?.state, 'not-ready');
+  });
+
+  it('a customer who hangs up while waiting for an agent ends FAIL_AGENT_CONNECT', async () => {
+    h = await new Harness({
+      agents: [{ id: 'agent1' }],
+      customers: { '+33612345678': { ...HUMAN, hangUpAfterMs: 10_000 } },
+    }).start();
+    await h.engine.agentCommand('agent1', 'not-ready');
+    const id = await h.create({});
+    assert.equal(await h.complete(id), 'FAIL_AGENT_CONNECT');
+  });
+
+  it('never reserves more agents than are free: the second callback waits its turn', async () => {
+    h = await new Harness({ agents: [{ id: 'agent1' }], service: { _wait_for_agent: true } }).start();
+    const a = await h.create({});
+    const b = await h.create({ _customer_number: '+33612345679' });
+    await h.until(() => h.state(a) === 'PROCESSING', 'first talking');
+    assert.deepEqual(h.customerDials(b), [], 'the second customer is not dialled while the only agent talks');
+    assert.equal(h.engine.queuePosition(b)._position, 1);
+    assert.equal(await h.complete(b), 'AGENT_CONNECTED');
+    const firstEnd = h.telephony.calls().find((c) => c.callId === `${a}-c1`)!.endedAt!;
+    const secondDial = h.telephony.calls().find((c) => c.callId === `${b}-c1`)!.dialledAt;
+    assert.ok(secondDial >= firstEnd);
+  });
+});
