@@ -122,6 +122,18 @@ else
   step "sid root ready at $ROOT"
 fi
 
+# From here on a failure undoes what was done (mounts, processes): down.sh works from the state
+# file, which is written as each process starts, and unmounts even without one.
+on_failure() {
+  local rc=$?
+  ((rc)) || return 0
+  if [[ ${DIALBACK_LAB_KEEP_ON_FAILURE:-0} != 1 ]]; then
+    echo "[$SCRIPT_NAME] bring-up failed: undoing it (set DIALBACK_LAB_KEEP_ON_FAILURE=1 to keep it); logs stay in $LAB_DIR/logs" >&2
+    bash "$REPO/scripts/lab/down.sh" >&2 || true
+  fi
+}
+trap on_failure EXIT
+
 # --- 4. prepare the root -----------------------------------------------------------------------
 mkdir -p "$LAB_DIR"
 LAB_DIR=$(cd "$LAB_DIR" && pwd -P)
@@ -213,16 +225,6 @@ track() { # NAME PID
   PROC_NAME+=("$1") PROC_PID+=("$2") PROC_START+=("$start")
   write_state
 }
-
-on_failure() {
-  local rc=$?
-  ((rc)) || return 0
-  if [[ -f $STATE_FILE && ${DIALBACK_LAB_KEEP_ON_FAILURE:-0} != 1 ]]; then
-    echo "[$SCRIPT_NAME] bring-up failed: stopping what was started (set DIALBACK_LAB_KEEP_ON_FAILURE=1 to keep it); logs stay in $LAB_DIR/logs" >&2
-    bash "$REPO/scripts/lab/down.sh" >&2 || true
-  fi
-}
-trap on_failure EXIT
 
 write_state
 step "starting Asterisk (chroot $ROOT asterisk -f)"

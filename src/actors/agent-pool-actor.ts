@@ -121,6 +121,8 @@ export function spawnAgentPool(parent: Ref<unknown>, deps: PoolDeps): Ref<PoolMs
           break;
         case 'reconcile':
           for (const h of pool.holdings()) {
+            // A fresh grant is on its way to the session and not yet in its durable state.
+            if (now - h.since < deps.reconcileEveryMs) continue;
             if (deps.stillHolds(h.callbackId, h.agentId)) continue;
             deps.logger.warn(h, 'agent held for a session that no longer wants it: released');
             pool.release(h.agentId, h.callbackId, 'unused', now);

@@ -182,10 +182,16 @@ export class AgentPool {
   }
 
   /** Agents held for a callback, for reconciliation against the sessions. */
-  holdings(): Array<{ agentId: string; callbackId: string; state: AgentStateName }> {
-    const out: Array<{ agentId: string; callbackId: string; state: AgentStateName }> = [];
+  holdings(): Array<{ agentId: string; callbackId: string; state: AgentStateName; since: number }> {
+    const out: Array<{
+      agentId: string;
+      callbackId: string;
+      state: AgentStateName;
+      since: number;
+    }> = [];
     for (const a of this.agents.values())
-      if (a.callbackId) out.push({ agentId: a.id, callbackId: a.callbackId, state: a.state });
+      if (a.callbackId)
+        out.push({ agentId: a.id, callbackId: a.callbackId, state: a.state, since: a.since });
     return out;
   }
 

@@ -25,7 +25,9 @@ export function estimateWaitMs(f: EwtFigures, capMs = DEFAULT_EWT_CAP_MS): numbe
   if (queueAhead < ready) return 0;
   const servers = ready + n(f.busy);
   if (n(f.signedIn) === 0 || servers === 0) return capMs;
-  const avg = Number.isFinite(f.avgHandleMs) && f.avgHandleMs > 0 ? f.avgHandleMs : 0;
+  // An unknown handle time gives no estimate: the cap, as when nobody works the queue.
+  if (!Number.isFinite(f.avgHandleMs)) return capMs;
+  const avg = Math.max(0, f.avgHandleMs);
   const rounds = Math.ceil((queueAhead - ready + 1) / servers);
   return Math.min(capMs, Math.round(avg / 2 + (rounds - 1) * avg));
 }

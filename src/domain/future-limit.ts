@@ -34,9 +34,7 @@ export function parseFutureLimit(text: string): FutureLimit {
 }
 
 export type DesiredTimeCheck =
-  | { kind: 'ok' }
-  | { kind: 'past'; now: number }
-  | { kind: 'too-far'; latest: number };
+  { kind: 'ok' } | { kind: 'past'; now: number } | { kind: 'too-far'; latest: number };
 
 /**
  * Checks a desired time against now and the future limit. `graceMs` tolerates a desired time

@@ -69,7 +69,8 @@ const SEARCH_HORIZON_MS = 400 * DAY_MS;
 const CACHE_LIMIT = 4096;
 
 export class OfficeHours {
-  private readonly dayCache = new Map<string, Interval[]>();
+  private readonly dayCache = new Map<number, Interval[]>();
+  private readonly zone: IANAZone;
 
   /** @internal built by parseOfficeHours */
   constructor(
@@ -80,7 +81,9 @@ export class OfficeHours {
     private readonly drops: DateRule[],
     private readonly effective: EffectiveRange[],
     private readonly raw: Record<string, string>,
-  ) {}
+  ) {
+    this.zone = IANAZone.create(timezone);
+  }
 
   /** The rules as configured. */
   rules(): Record<string, string> {
@@ -97,13 +100,11 @@ export class OfficeHours {
     if (!Number.isFinite(from) || !Number.isFinite(to) || to <= from) return [];
     // A period starts on a local date and lasts at most two local days (a midnight wrap), so
     // the dates from the day before `from` to the day of `to` cover everything that overlaps.
-    let day = DateTime.fromMillis(from, { zone: this.timezone }).startOf('day').minus({ days: 1 });
-    const lastDay = DateTime.fromMillis(to, { zone: this.timezone }).startOf('day');
+    // Dates are counted as days since the epoch of the local wall clock: no luxon on this path.
+    const last = this.localDay(to);
     const raw: Interval[] = [];
-    while (day <= lastDay) {
+    for (let day = this.localDay(from) - 1; day <= last; day++)
       for (const iv of this.periodsStartingOn(day)) raw.push(iv);
-      day = day.plus({ days: 1 });
-    }
     raw.sort((a, b) => a.start - b.start);
     const out: Interval[] = [];
     for (const iv of raw) {
@@ -148,20 +149,33 @@ export class OfficeHours {
     return this.periodAround(t)?.start;
   }
 
-  private periodsStartingOn(day: DateTime): Interval[] {
-    const key = day.toISODate() ?? '';
-    const cached = this.dayCache.get(key);
+  /** The local date of `t` as a day number (days since 1970-01-01 on the office's wall clock). */
+  private localDay(t: number): number {
+    const wall = t + this.zone.offset(t) * 60_000;
+    return Math.floor(wall / DAY_MS);
+  }
+
+  private periodsStartingOn(dayNumber: number): Interval[] {
+    const cached = this.dayCache.get(dayNumber);
     if (cached) return cached;
+    const d = new Date(dayNumber * DAY_MS);
+    const day = DateTime.fromObject(
+      { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate() },
+      { zone: this.zone },
+    );
     const computed = this.computeDay(day);
     if (this.dayCache.size >= CACHE_LIMIT) this.dayCache.clear();
-    this.dayCache.set(key, computed);
+    this.dayCache.set(dayNumber, computed);
     return computed;
   }
 
   private computeDay(day: DateTime): Interval[] {
     const { year, month, day: dom, weekday } = day;
     const ordinal = year * 10000 + month * 100 + dom;
-    if (this.effective.length > 0 && !this.effective.some((e) => e.first <= ordinal && ordinal <= e.last)) {
+    if (
+      this.effective.length > 0 &&
+      !this.effective.some((e) => e.first <= ordinal && ordinal <= e.last)
+    ) {
       // Periods from the previous effective day may still spill into this one: clipping below
       // handles that, so nothing starts here.
       return [];
@@ -209,7 +223,11 @@ function atMinute(day: DateTime, minute: number): number {
 
 function fromOrdinal(ordinal: number, zone: string): DateTime {
   return DateTime.fromObject(
-    { year: Math.floor(ordinal / 10000), month: Math.floor(ordinal / 100) % 100, day: ordinal % 100 },
+    {
+      year: Math.floor(ordinal / 10000),
+      month: Math.floor(ordinal / 100) % 100,
+      day: ordinal % 100,
+    },
     { zone },
   );
 }
@@ -284,7 +302,10 @@ function minuteOf(key: string, h: string, m: string, isEnd: boolean): number {
 function parseDate(key: string, text: string, allowYearly: boolean): DateRule {
   const m = /^(?:(\d{4})-)?(\d{2})-(\d{2})$/.exec(text);
   if (!m || (!allowYearly && m[1] === undefined))
-    throw new ConfigError(key, `"${text}" is not a date (YYYY-MM-dd${allowYearly ? ' or MM-dd' : ''})`);
+    throw new ConfigError(
+      key,
+      `"${text}" is not a date (YYYY-MM-dd${allowYearly ? ' or MM-dd' : ''})`,
+    );
   const month = Number(m[2]);
   const day = Number(m[3]);
   // A yearly rule is checked against a leap year so that 02-29 is accepted.
@@ -296,7 +317,8 @@ function parseDate(key: string, text: string, allowYearly: boolean): DateRule {
 
 function parseAdd(key: string, text: string): AddRule {
   const m = /^(\S+) (\S+)$/.exec(text);
-  if (!m) throw new ConfigError(key, `"${text}" is not "YYYY-MM-dd HH:mm-HH:mm" or "MM-dd HH:mm-HH:mm"`);
+  if (!m)
+    throw new ConfigError(key, `"${text}" is not "YYYY-MM-dd HH:mm-HH:mm" or "MM-dd HH:mm-HH:mm"`);
   return { ...parseDate(key, m[1], true), ranges: parseRanges(key, m[2]) };
 }
 

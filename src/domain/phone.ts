@@ -3,7 +3,11 @@
 // because libphonenumber happily normalises fullwidth or Arabic-Indic digits and drops letters
 // and punctuation it does not understand: `5115&PJSIP/other` must never become `5115`.
 
-import { isSupportedCountry, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+import {
+  isSupportedCountry,
+  parsePhoneNumberFromString,
+  type CountryCode,
+} from 'libphonenumber-js/max';
 
 declare const dialable: unique symbol;
 /** An E.164 number (`+15551234567`) or an allowed internal extension (`5115`). */
@@ -18,7 +22,8 @@ export interface NumberPolicy {
   maxExtensionLength: number;
 }
 
-export type NumberRejection = 'empty' | 'invalid-characters' | 'impossible' | 'premium' | 'not-e164';
+export type NumberRejection =
+  'empty' | 'invalid-characters' | 'impossible' | 'premium' | 'not-e164';
 
 export type NumberCheck =
   | { ok: true; number: DialableNumber; kind: 'e164' | 'extension' }
@@ -40,10 +45,17 @@ export function validateNumber(raw: string, opts: NumberPolicy): NumberCheck {
   if (text.length > MAX_INPUT_LENGTH) return reject('impossible', 'the phone number is too long');
 
   const minExt = 2;
-  if (opts.allowExtensions && /^[0-9]+$/.test(text) && text.length >= minExt && text.length <= opts.maxExtensionLength)
+  if (
+    opts.allowExtensions &&
+    /^[0-9]+$/.test(text) &&
+    text.length >= minExt &&
+    text.length <= opts.maxExtensionLength
+  )
     return { ok: true, number: text as DialableNumber, kind: 'extension' };
 
-  const country = isSupportedCountry(opts.defaultCountry) ? (opts.defaultCountry as CountryCode) : undefined;
+  const country = isSupportedCountry(opts.defaultCountry)
+    ? (opts.defaultCountry as CountryCode)
+    : undefined;
   const parsed = parsePhoneNumberFromString(text, country ? { defaultCountry: country } : {});
   if (!parsed || !/^\+[1-9][0-9]{1,14}$/.test(parsed.number))
     return reject(

@@ -297,7 +297,8 @@ const PHASES: Record<Exclude<Phase, 'completed'>, Handlers> = {
   'reserving-agent': {
     'agent.granted': (s, e, ctx) => dialAgent(grant(s, e.agentId), ctx),
     'customer.ended': (s, _e, ctx) => customerAbandoned(s, ctx),
-    'customer.failed': (s, _e, ctx) => customerAbandoned(s, ctx),
+    'customer.failed': (s, e, ctx) =>
+      e.failure === 'lost' ? customerLost(s, ctx) : customerAbandoned(s, ctx),
   },
 
   'dialling-agent': {
@@ -314,7 +315,8 @@ const PHASES: Record<Exclude<Phase, 'completed'>, Handlers> = {
     'timer.agent-answer': (s, _e, ctx) => agentFailed(s, { release: 'no-answer' }, ctx),
     'agent.lost': (s, e, ctx) => (e.agentId === s.agentId ? agentFailed(s, {}, ctx) : undefined),
     'customer.ended': (s, _e, ctx) => customerAbandoned(s, ctx),
-    'customer.failed': (s, _e, ctx) => customerAbandoned(s, ctx),
+    'customer.failed': (s, e, ctx) =>
+      e.failure === 'lost' ? customerLost(s, ctx) : customerAbandoned(s, ctx),
   },
 
   bridging: {
@@ -328,7 +330,8 @@ const PHASES: Record<Exclude<Phase, 'completed'>, Handlers> = {
     'agent.lost': (s, e, ctx) =>
       e.agentId === s.agentId ? agentFailed(s, { replay: true }, ctx) : undefined,
     'customer.ended': (s, _e, ctx) => customerAbandoned(s, ctx),
-    'customer.failed': (s, _e, ctx) => customerAbandoned(s, ctx),
+    'customer.failed': (s, e, ctx) =>
+      e.failure === 'lost' ? customerLost(s, ctx) : customerAbandoned(s, ctx),
   },
 
   talking: {
@@ -462,6 +465,18 @@ function customerFailed(
       ? res(arm(go(x, 'retry-wait'), 'retry', ctx.now + sec(x.options._dial_retry_timeout)))
       : complete(x, 'FAIL_CALL_TO_CUSTOMER', ctx),
   );
+}
+
+/**
+ * The engine lost the customer's line (its process died, or telephony reconnected without the
+ * call), not the customer: end any agent leg and dial again while attempts last.
+ */
+function customerLost(s: SessionState, ctx: MachineContext): Transition {
+  const cleared = drop(s, 'agentCallId', 'bridgeId', 'customerCallId');
+  const cleanup: SessionEffect[] =
+    s.agentCallId !== undefined ? [{ type: 'hangup', callId: s.agentCallId }] : [];
+  if (s.agentId === undefined) cleanup.push({ type: 'withdraw-agent-request' });
+  return then(res(cleared, ...cleanup), (x) => customerFailed(x, 'lost', ctx));
 }
 
 /** The customer hung up before an agent was connected: this callback failed to reach an agent. */

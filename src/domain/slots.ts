@@ -13,7 +13,7 @@
 //   rest of that date follows the weekday rule, then the weekday's `default`, then the global
 //   `default`; no value at all means the capacity service does not limit that slot.
 
-import { DateTime } from 'luxon';
+import { DateTime, IANAZone } from 'luxon';
 import type { AvailabilityQuery, SlotView } from '../engine-api';
 import { ConfigError, type OfficeHours } from './office-hours';
 
@@ -22,8 +22,20 @@ export const MAX_CAPACITY_PER_SLOT = 1000;
 export const MAX_WINDOW_DAYS = 31;
 const MINUTE_MS = 60_000;
 const WEEKDAYS: Record<string, number> = {
-  mon: 1, monday: 1, tue: 2, tuesday: 2, wed: 3, wednesday: 3, thu: 4, thursday: 4,
-  fri: 5, friday: 5, sat: 6, saturday: 6, sun: 7, sunday: 7,
+  mon: 1,
+  monday: 1,
+  tue: 2,
+  tuesday: 2,
+  wed: 3,
+  wednesday: 3,
+  thu: 4,
+  thursday: 4,
+  fri: 5,
+  friday: 5,
+  sat: 6,
+  saturday: 6,
+  sun: 7,
+  sunday: 7,
 };
 
 /** Per-hour capacities of one day: hour (0–23) → value, plus an optional day default. */
@@ -43,13 +55,20 @@ export class CapacityService {
 
   /** The capacity of the slot starting at `slotStart`, or undefined when this service sets none. */
   limitFor(slotStart: number, zone: string): number | undefined {
-    const local = DateTime.fromMillis(slotStart, { zone });
-    const exception = this.dates.get(local.toISODate() ?? '');
-    const weekday = this.weekdays.get(local.weekday);
+    return this.limitAtWallClock(slotStart + offsetMs(slotStart, zone));
+  }
+
+  /** @internal `wall` is the local wall-clock time written as if it were UTC. */
+  limitAtWallClock(wall: number): number | undefined {
+    const d = new Date(wall);
+    const hour = d.getUTCHours();
+    const exception =
+      this.dates.size > 0 ? this.dates.get(d.toISOString().slice(0, 10)) : undefined;
+    const weekday = this.weekdays.get(d.getUTCDay() === 0 ? 7 : d.getUTCDay());
     return (
-      exception?.hours.get(local.hour) ??
+      exception?.hours.get(hour) ??
       exception?.fallback ??
-      weekday?.hours.get(local.hour) ??
+      weekday?.hours.get(hour) ??
       weekday?.fallback ??
       this.fallback
     );
@@ -68,7 +87,9 @@ export function parseCapacity(name: string, raw: Record<string, unknown>): Capac
   let fallback: number | undefined;
   for (const [key, value] of Object.entries(raw)) {
     const lower = key.toLowerCase();
-    const weekday = Object.prototype.hasOwnProperty.call(WEEKDAYS, lower) ? WEEKDAYS[lower] : undefined;
+    const weekday = Object.prototype.hasOwnProperty.call(WEEKDAYS, lower)
+      ? WEEKDAYS[lower]
+      : undefined;
     if (lower === 'default') fallback = capacityValue(key, value);
     else if (/^\d{4}-\d{2}-\d{2}$/.test(key)) {
       if (!DateTime.fromISO(key, { zone: 'UTC' }).isValid)
@@ -104,6 +125,10 @@ function capacityValue(key: string, v: unknown): number {
   if (n > MAX_CAPACITY_PER_SLOT)
     throw new ConfigError(key, `must be at most ${MAX_CAPACITY_PER_SLOT} per slot`);
   return n;
+}
+
+function offsetMs(t: number, zone: string): number {
+  return IANAZone.create(zone).offset(t) * MINUTE_MS;
 }
 
 /** The start of the slot containing `t`: the local wall-clock time floored to the bucket. */
@@ -156,15 +181,23 @@ export function computeSlots(q: SlotQuery): SlotView[] {
   const max = q.maxSlots ?? Infinity;
   const out: SlotView[] = [];
   if (max <= 0 || q.bucketMin <= 0) return out;
+  const bucketMs = q.bucketMin * MINUTE_MS;
   let lastSeen = -Infinity;
   for (const iv of q.officeHours.openIntervals(earliest, q.to)) {
     // The first slot whose start lies inside the interval.
     let s = slotStartFor(iv.start, q.bucketMin, zone);
     if (s < iv.start) s = nextSlotStart(s, q.bucketMin, zone);
-    for (; s < iv.end; s = nextSlotStart(s, q.bucketMin, zone)) {
+    // Availability is a hot path: when the zone offset is the same at both ends of the interval
+    // (no DST change inside), slots are a plain arithmetic sequence and luxon is not needed.
+    const offset = offsetMs(s, zone);
+    const steady = offset === offsetMs(iv.end, zone);
+    for (; s < iv.end; s = steady ? s + bucketMs : nextSlotStart(s, q.bucketMin, zone)) {
       if (s <= lastSeen) continue;
       lastSeen = s;
-      const total = slotLimit({ ...q, slotStart: s, zone });
+      const serviceLimit = steady
+        ? q.capacity?.limitAtWallClock(s + offset)
+        : q.capacity?.limitFor(s, zone);
+      const total = Math.min(serviceLimit ?? Infinity, q.maxPerBucket);
       const capacity = Math.max(0, total - Math.max(0, q.booked(s)));
       if (capacity <= 0 && !q.includeFull) continue;
       out.push({ start: s, capacity, total });
@@ -174,7 +207,8 @@ export function computeSlots(q: SlotQuery): SlotView[] {
   return out;
 }
 
-export type AvailabilityWindow = { ok: true; from: number; to: number } | { ok: false; message: string };
+export type AvailabilityWindow =
+  { ok: true; from: number; to: number } | { ok: false; message: string };
 
 /**
  * The window of an availability query. Legacy `timestamp`: the office's local day containing it,
@@ -194,13 +228,20 @@ export function availabilityWindow(
     ['start', query.start],
     ['end', query.end],
   ] as const)
-    if (v !== undefined && !Number.isFinite(v)) return { ok: false, message: `${name} is not a valid time` };
+    if (v !== undefined && !Number.isFinite(v))
+      return { ok: false, message: `${name} is not a valid time` };
   if (query.numberOfDays !== undefined) {
     const n = query.numberOfDays;
     if (!Number.isInteger(n) || n < 1 || n > MAX_WINDOW_DAYS)
-      return { ok: false, message: `number-of-days must be a whole number from 1 to ${MAX_WINDOW_DAYS}` };
+      return {
+        ok: false,
+        message: `number-of-days must be a whole number from 1 to ${MAX_WINDOW_DAYS}`,
+      };
   }
-  if (query.maxTimeSlots !== undefined && (!Number.isInteger(query.maxTimeSlots) || query.maxTimeSlots < 1))
+  if (
+    query.maxTimeSlots !== undefined &&
+    (!Number.isInteger(query.maxTimeSlots) || query.maxTimeSlots < 1)
+  )
     return { ok: false, message: 'max-time-slots must be a whole number ≥ 1' };
 
   let from: number;

@@ -20,7 +20,11 @@ import { runUntil, settle } from '../helpers/settle';
 export const START = Date.UTC(2030, 0, 7, 9, 0, 0); // a Monday
 
 export const HUMAN: CustomerBehaviour = { kind: 'human', answerAfterMs: 3000, amdAfterMs: 1500 };
-export const MACHINE: CustomerBehaviour = { kind: 'machine', answerAfterMs: 3000, amdAfterMs: 2500 };
+export const MACHINE: CustomerBehaviour = {
+  kind: 'machine',
+  answerAfterMs: 3000,
+  amdAfterMs: 2500,
+};
 export const BUSY: CustomerBehaviour = { kind: 'busy', afterMs: 500 };
 
 export interface HarnessOptions {

@@ -14,7 +14,9 @@ describe('engine scenarios on the simulator', function () {
   });
 
   it('User Terminated Immediate dials at once and ends AGENT_CONNECTED after the talk', async () => {
-    h = await new Harness({ service: { _wait_for_agent: false, _wait_for_user_confirm: false } }).start();
+    h = await new Harness({
+      service: { _wait_for_agent: false, _wait_for_user_confirm: false },
+    }).start();
     const id = await h.create({});
     assert.equal(h.state(id), 'QUEUED');
     await h.until(() => h.state(id) === 'PROCESSING', 'PROCESSING', 60_000);
@@ -26,7 +28,9 @@ describe('engine scenarios on the simulator', function () {
   });
 
   it('User Terminated Delayed waits for an agent, pushes the dialog and dials after connect', async () => {
-    h = await new Harness({ service: { _wait_for_agent: true, _wait_for_user_confirm: true } }).start();
+    h = await new Harness({
+      service: { _wait_for_agent: true, _wait_for_user_confirm: true },
+    }).start();
     const id = await h.create({ _device_os: 'comet' });
     await h.until(() => h.dialogs(id).length === 1, 'the ConfirmationDialog');
     assert.deepEqual(h.dialogs(id)[0].data, {
@@ -55,7 +59,9 @@ describe('engine scenarios on the simulator', function () {
   });
 
   it('User Terminated Delayed Scheduled (the seed) confirms, dials, bridges and completes', async () => {
-    h = await new Harness({ service: { _wait_for_agent: true, _wait_for_user_confirm: true } }).start();
+    h = await new Harness({
+      service: { _wait_for_agent: true, _wait_for_user_confirm: true },
+    }).start();
     const desired = START + 30 * 60_000;
     const id = await h.create({ _desired_time: iso(desired), _device_os: 'comet' });
     assert.equal(h.state(id), 'SCHEDULED');
@@ -131,7 +137,11 @@ describe('engine scenarios on the simulator', function () {
 
   it('no confirmation without CONNECT-ANYWAY ends FAIL_USER_NO_CONFIRM and frees the agent', async () => {
     h = await new Harness({
-      service: { _wait_for_agent: true, _wait_for_user_confirm: true, _on_user_confirm_timeout: 'FAIL' },
+      service: {
+        _wait_for_agent: true,
+        _wait_for_user_confirm: true,
+        _on_user_confirm_timeout: 'FAIL',
+      },
     }).start();
     const id = await h.create({ _device_os: 'comet' });
     assert.equal(await h.complete(id), 'FAIL_USER_NO_CONFIRM');
@@ -150,7 +160,10 @@ describe('engine scenarios on the simulator', function () {
   });
 
   it('a cancel while waiting for an agent withdraws it from the queue', async () => {
-    h = await new Harness({ agents: [{ id: 'agent1' }], service: { _wait_for_agent: true } }).start();
+    h = await new Harness({
+      agents: [{ id: 'agent1' }],
+      service: { _wait_for_agent: true },
+    }).start();
     await h.engine.agentCommand('agent1', 'not-ready');
     const id = await h.create({});
     await h.until(() => h.engine.queuePosition(id)._position === 1, 'queued');
@@ -161,7 +174,10 @@ describe('engine scenarios on the simulator', function () {
   });
 
   it('a callback nobody can handle within _ttl ends FAIL_TIMEOUT_TTL', async () => {
-    h = await new Harness({ agents: [{ id: 'agent1' }], service: { _wait_for_agent: true, _ttl: 600 } }).start();
+    h = await new Harness({
+      agents: [{ id: 'agent1' }],
+      service: { _wait_for_agent: true, _ttl: 600 },
+    }).start();
     await h.engine.agentCommand('agent1', 'not-ready');
     const id = await h.create({});
     assert.equal(await h.complete(id, 3600_000), 'FAIL_TIMEOUT_TTL');
@@ -186,7 +202,14 @@ describe('engine scenarios on the simulator', function () {
   it('a customer who hangs up while waiting for an agent ends FAIL_AGENT_CONNECT', async () => {
     h = await new Harness({
       agents: [{ id: 'agent1' }],
-      customers: { '+33612345678': { ...HUMAN, hangUpAfterMs: 10_000 } },
+      customers: {
+        '+33612345678': {
+          kind: 'human',
+          answerAfterMs: 3000,
+          amdAfterMs: 1500,
+          hangUpAfterMs: 10_000,
+        },
+      },
     }).start();
     await h.engine.agentCommand('agent1', 'not-ready');
     const id = await h.create({});
@@ -194,11 +217,18 @@ describe('engine scenarios on the simulator', function () {
   });
 
   it('never reserves more agents than are free: the second callback waits its turn', async () => {
-    h = await new Harness({ agents: [{ id: 'agent1' }], service: { _wait_for_agent: true } }).start();
+    h = await new Harness({
+      agents: [{ id: 'agent1' }],
+      service: { _wait_for_agent: true },
+    }).start();
     const a = await h.create({});
     const b = await h.create({ _customer_number: '+33612345679' });
     await h.until(() => h.state(a) === 'PROCESSING', 'first talking');
-    assert.deepEqual(h.customerDials(b), [], 'the second customer is not dialled while the only agent talks');
+    assert.deepEqual(
+      h.customerDials(b),
+      [],
+      'the second customer is not dialled while the only agent talks',
+    );
     assert.equal(h.engine.queuePosition(b)._position, 1);
     assert.equal(await h.complete(b), 'AGENT_CONNECTED');
     const firstEnd = h.telephony.calls().find((c) => c.callId === `${a}-c1`)!.endedAt!;

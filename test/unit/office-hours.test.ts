@@ -83,14 +83,22 @@ describe('office hours', () => {
     });
 
     it('merges consecutive night shifts into one interval when they touch', () => {
-      const h = oh({ _bh_regular1: 'Mon-Sun 12:00-12:00'.replace('12:00-12:00', '12:00-0:00'), _bh_regular2: 'Mon-Sun 0:00-12:00' }, 'UTC');
+      const h = oh(
+        { _bh_regular1: 'Mon-Sun 12:00-0:00', _bh_regular2: 'Mon-Sun 0:00-12:00' },
+        'UTC',
+      );
       const ivs = h.openIntervals(at('2026-01-05T00:00:00Z'), at('2026-01-08T00:00:00Z'));
       assert.deepEqual(iso(ivs), [['2026-01-05T00:00:00.000Z', '2026-01-08T00:00:00.000Z']]);
     });
 
     it('treats Mon-Sun 00:00-24:00 as always open', () => {
       const h = oh({ _bh_regular1: 'Mon-Sun 00:00-24:00' }, 'America/New_York');
-      for (const t of ['2026-01-05T05:00:00Z', '2026-03-08T07:30:00Z', '2026-11-01T06:30:00Z', '2026-12-31T23:59:59Z'])
+      for (const t of [
+        '2026-01-05T05:00:00Z',
+        '2026-03-08T07:30:00Z',
+        '2026-11-01T06:30:00Z',
+        '2026-12-31T23:59:59Z',
+      ])
         assert.equal(h.isOpen(at(t)), true, t);
       const ivs = h.openIntervals(at('2026-03-01T00:00:00Z'), at('2026-03-15T00:00:00Z'));
       assert.deepEqual(iso(ivs), [['2026-03-01T00:00:00.000Z', '2026-03-15T00:00:00.000Z']]);
@@ -133,9 +141,10 @@ describe('office hours', () => {
       const h = oh({ _bh_regular1: 'Sun 2:00-3:00' });
       assert.deepEqual(h.openIntervals(at('2026-03-28T12:00:00Z'), at('2026-03-30T00:00:00Z')), []);
       // A normal Sunday has the hour.
-      assert.deepEqual(iso(h.openIntervals(at('2026-03-22T00:00:00Z'), at('2026-03-23T00:00:00Z'))), [
-        ['2026-03-22T01:00:00.000Z', '2026-03-22T02:00:00.000Z'],
-      ]);
+      assert.deepEqual(
+        iso(h.openIntervals(at('2026-03-22T00:00:00Z'), at('2026-03-23T00:00:00Z'))),
+        [['2026-03-22T01:00:00.000Z', '2026-03-22T02:00:00.000Z']],
+      );
     });
 
     it('makes 01:00-04:00 two real hours on spring forward and four on fall back', () => {
@@ -175,7 +184,10 @@ describe('office hours', () => {
 
   describe('adds and drops', () => {
     it('opens on a dated add only that year', () => {
-      const h = oh({ _bh_regular1: 'Mon-Fri 9:00-17:00', _bh_add1: '2026-12-26 9:00-12:00' }, 'UTC');
+      const h = oh(
+        { _bh_regular1: 'Mon-Fri 9:00-17:00', _bh_add1: '2026-12-26 9:00-12:00' },
+        'UTC',
+      );
       assert.equal(h.isOpen(at('2026-12-26T10:00:00Z')), true); // Saturday
       assert.equal(h.isOpen(at('2026-12-26T12:00:00Z')), false);
       assert.equal(h.isOpen(at('2027-12-26T10:00:00Z')), false); // Sunday, another year
@@ -212,7 +224,11 @@ describe('office hours', () => {
 
     it('lets an add on a dropped date open the office for the added hours only', () => {
       const h = oh(
-        { _bh_regular1: 'Mon-Fri 9:00-17:00', _bh_drop1: '12-24', _bh_add1: '2026-12-24 9:00-12:00' },
+        {
+          _bh_regular1: 'Mon-Fri 9:00-17:00',
+          _bh_drop1: '12-24',
+          _bh_add1: '2026-12-24 9:00-12:00',
+        },
         'UTC',
       );
       assert.equal(h.isOpen(at('2026-12-24T10:00:00Z')), true);
@@ -221,7 +237,10 @@ describe('office hours', () => {
     });
 
     it('lets a yearly add win over a yearly drop on the same date', () => {
-      const h = oh({ _bh_regular1: 'Mon-Fri 9:00-17:00', _bh_drop1: '12-24', _bh_add1: '12-24 9:00-12:00' }, 'UTC');
+      const h = oh(
+        { _bh_regular1: 'Mon-Fri 9:00-17:00', _bh_drop1: '12-24', _bh_add1: '12-24 9:00-12:00' },
+        'UTC',
+      );
       assert.equal(h.isOpen(at('2026-12-24T10:00:00Z')), true);
       assert.equal(h.isOpen(at('2026-12-24T15:00:00Z')), false);
     });
@@ -233,7 +252,10 @@ describe('office hours', () => {
     });
 
     it('lets an add extend regular hours on the same day', () => {
-      const h = oh({ _bh_regular1: 'Mon-Fri 9:00-17:00', _bh_add1: '2026-12-23 17:00-20:00' }, 'UTC');
+      const h = oh(
+        { _bh_regular1: 'Mon-Fri 9:00-17:00', _bh_add1: '2026-12-23 17:00-20:00' },
+        'UTC',
+      );
       const ivs = h.openIntervals(at('2026-12-23T00:00:00Z'), at('2026-12-24T00:00:00Z'));
       assert.deepEqual(iso(ivs), [['2026-12-23T09:00:00.000Z', '2026-12-23T20:00:00.000Z']]);
     });
@@ -264,7 +286,10 @@ describe('office hours', () => {
     });
 
     it('cuts a night shift at local midnight after the last effective day', () => {
-      const h = oh({ _bh_regular1: 'Mon-Sun 20:00-6:00', _effective_dates1: '2026-04-01 to 2026-04-02' });
+      const h = oh({
+        _bh_regular1: 'Mon-Sun 20:00-6:00',
+        _effective_dates1: '2026-04-01 to 2026-04-02',
+      });
       const ivs = h.openIntervals(at('2026-03-31T00:00:00Z'), at('2026-04-05T00:00:00Z'));
       assert.deepEqual(iso(ivs), [
         ['2026-04-01T18:00:00.000Z', '2026-04-02T04:00:00.000Z'],
@@ -273,7 +298,10 @@ describe('office hours', () => {
     });
 
     it('also bounds adds', () => {
-      const h = oh({ _bh_add1: '05-01 9:00-12:00', _effective_dates1: '2026-01-01 to 2026-12-31' }, 'UTC');
+      const h = oh(
+        { _bh_add1: '05-01 9:00-12:00', _effective_dates1: '2026-01-01 to 2026-12-31' },
+        'UTC',
+      );
       assert.equal(h.isOpen(at('2026-05-01T10:00:00Z')), true);
       assert.equal(h.isOpen(at('2027-05-01T10:00:00Z')), false);
     });
@@ -302,7 +330,10 @@ describe('office hours', () => {
     });
 
     it('follows a period across midnight', () => {
-      const x = oh({ _bh_regular1: 'Mon-Sun 20:00-24:00', _bh_regular2: 'Mon-Sun 0:00-6:00' }, 'UTC');
+      const x = oh(
+        { _bh_regular1: 'Mon-Sun 20:00-24:00', _bh_regular2: 'Mon-Sun 0:00-6:00' },
+        'UTC',
+      );
       assert.deepEqual(iso([x.periodAround(at('2026-01-05T23:00:00Z'))!]), [
         ['2026-01-05T20:00:00.000Z', '2026-01-06T06:00:00.000Z'],
       ]);

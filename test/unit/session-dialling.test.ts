@@ -251,15 +251,35 @@ describe('session machine: the customer hangs up while waiting for an agent', ()
     },
   ];
   for (const c of cases)
-    for (const how of ['ended', 'lost'] as const)
-      it(`in ${c.phase} (${how}) cleans up and ends FAIL_AGENT_CONNECT`, () => {
-        const d = reach(c.phase);
-        d.send(
-          how === 'ended'
-            ? { type: 'call.ended', callId: C1 }
-            : { type: 'call.failed', callId: C1, failure: 'lost' },
-        );
-        assert.deepEqual(d.actions, c.effects);
-        assert.deepEqual(d.statuses, ['COMPLETED/FAIL_AGENT_CONNECT']);
-      });
+    it(`in ${c.phase} cleans up and ends FAIL_AGENT_CONNECT`, () => {
+      const d = reach(c.phase);
+      d.send({ type: 'call.ended', callId: C1 });
+      assert.deepEqual(d.actions, c.effects);
+      assert.deepEqual(d.statuses, ['COMPLETED/FAIL_AGENT_CONNECT']);
+    });
+});
+
+describe('session machine: the customer line lost by the engine while waiting for an agent', () => {
+  for (const phase of ['reserving-agent', 'dialling-agent', 'bridging'] as const)
+    it(`in ${phase} frees the agent side and dials the customer again after the retry wait`, () => {
+      const d = reach(phase);
+      d.send({ type: 'call.failed', callId: C1, failure: 'lost' });
+      assert.equal(d.state.phase, 'retry-wait');
+      assert.equal(d.state.lastFailure, 'lost');
+      assert.equal(d.state.customerCallId, undefined);
+      assert.equal(d.state.agentCallId, undefined);
+      const types = d.actions.map((a) => a.type);
+      if (phase === 'reserving-agent') assert.deepEqual(types, ['withdraw-agent-request']);
+      else assert.deepEqual(types, ['hangup', 'release-agent']);
+      d.advance(300_000);
+      assert.equal(d.state.phase, 'dialling-customer');
+      assert.equal(d.state.customerCallId, C2);
+    });
+
+  it('ends FAIL_CALL_TO_CUSTOMER when the lost line was the last attempt', () => {
+    const d = reach('reserving-agent');
+    d.state = { ...d.state, options: { ...d.state.options, _max_dial_attempts: 1 } };
+    d.send({ type: 'call.failed', callId: C1, failure: 'lost' });
+    assert.deepEqual(d.statuses, ['COMPLETED/FAIL_CALL_TO_CUSTOMER']);
+  });
 });
