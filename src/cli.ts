@@ -61,7 +61,7 @@ export async function startService(cfg: AppConfig, logger: Logger): Promise<Runn
   });
   const telephony = makeTelephony(cfg, clock, logger);
   await telephony.start();
-  const metrics = createMetrics({ defaultMetrics: true });
+  const metrics = createMetrics({ defaultMetrics: true, countByState: () => store.countByState() });
   const engine = await createEngine({
     clock,
     store,
@@ -136,7 +136,17 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   const logger = createLogger({ level: cfg.logLevel });
-  const svc = await startService(cfg, logger);
+  let svc: RunningService;
+  try {
+    svc = await startService(cfg, logger);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES') {
+      process.stderr.write(`dialback: cannot listen on ${cfg.host}:${cfg.port} (${code}); set PORT\n`);
+      return 1;
+    }
+    throw err;
+  }
   logger.info(
     { config: cfg.source, dataDir: cfg.dataDir, services: cfg.services.map((s) => s.name) },
     'dialback started',

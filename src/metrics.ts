@@ -7,13 +7,20 @@ export interface EngineMetrics {
   bookings: Counter<'service'>;
   transitions: Counter<'service' | 'state'>;
   outcomes: Counter<'service' | 'reason'>;
-  openByState: Gauge<'state'>;
+  callbacks: Gauge<'service' | 'state'>;
   ewtSeconds: Gauge<'target'>;
   wakeLatenessSeconds: Histogram;
   dials: Counter<'kind'>;
 }
 
-export function createMetrics(opts: { defaultMetrics?: boolean } = {}): EngineMetrics {
+export interface MetricsOptions {
+  defaultMetrics?: boolean;
+  /** Read at each scrape: callbacks per service and GMS state. */
+  countByState?: () => Array<{ service: string; gms: string; n: number }>;
+}
+
+export function createMetrics(opts: MetricsOptions = {}): EngineMetrics {
+  const countByState = opts.countByState;
   const registry = new Registry();
   if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'dialback_' });
   return {
@@ -36,11 +43,16 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): EngineMe
       labelNames: ['service', 'reason'],
       registers: [registry],
     }),
-    openByState: new Gauge({
-      name: 'dialback_callbacks_open',
-      help: 'Open callbacks by GMS state, as of the last read-out',
-      labelNames: ['state'],
+    callbacks: new Gauge({
+      name: 'dialback_callbacks',
+      help: 'Callbacks in the store by service and GMS state',
+      labelNames: ['service', 'state'],
       registers: [registry],
+      collect() {
+        if (!countByState) return;
+        this.reset();
+        for (const r of countByState()) this.set({ service: r.service, state: r.gms }, r.n);
+      },
     }),
     ewtSeconds: new Gauge({
       name: 'dialback_ewt_seconds',

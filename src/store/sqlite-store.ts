@@ -189,6 +189,7 @@ class SqliteStore implements Store {
     dueAfter: Database.Statement;
     bookedCounts: Database.Statement;
     countOpen: Database.Statement;
+    countByState: Database.Statement;
     countCreatedSince: Database.Statement;
     recordDial: Database.Statement;
     dialRecorded: Database.Statement;
@@ -282,6 +283,9 @@ class SqliteStore implements Store {
       ),
       countOpen: db.prepare(
         "SELECT count(*) AS n FROM callbacks WHERE service = ? AND gms <> 'COMPLETED'",
+      ),
+      countByState: db.prepare(
+        'SELECT service, gms, count(*) AS n FROM callbacks GROUP BY service, gms',
       ),
       countCreatedSince: db.prepare(
         'SELECT count(*) AS n FROM callbacks WHERE service = ? AND created_at >= ?',
@@ -619,6 +623,13 @@ class SqliteStore implements Store {
 
   countOpen(service: string): number {
     return this.read('countOpen', () => (this.s.countOpen.get(service) as { n: number }).n);
+  }
+
+  countByState(): Array<{ service: string; gms: GmsState; n: number }> {
+    return this.read(
+      'countByState',
+      () => this.s.countByState.all() as Array<{ service: string; gms: GmsState; n: number }>,
+    );
   }
 
   countCreatedSince(service: string, since: number): number {

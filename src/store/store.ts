@@ -139,6 +139,8 @@ export interface Store {
   /** Seats taken per slot start, for slots in [from, to). Slots with none are absent. */
   bookedCounts(service: string, from: number, to: number): Map<number, number>;
   countOpen(service: string): number;
+  /** Callbacks per service and GMS state (COMPLETED included), for metrics and dashboards. */
+  countByState(): Array<{ service: string; gms: GmsState; n: number }>;
   countCreatedSince(service: string, since: number): number;
   /** Open callbacks of a service whose key (`_customer_number` or a user-data key) equals value. */
   countOpenByKey(service: string, key: string, value: string): number;

@@ -1,18 +1,2 @@
-// Errors the simulator rejects commands with. Each carries a stable `code` so callers (and the
-// contract suite) can tell "telephony is down, retry later" from "that call is gone".
-
-export type TelephonyErrorCode = 'TELEPHONY_DOWN' | 'CALL_NOT_FOUND' | 'CALL_NOT_ANSWERED';
-
-export class TelephonyError extends Error {
-  constructor(
-    readonly code: TelephonyErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'TelephonyError';
-  }
-}
-
-export function isTelephonyError(e: unknown, code?: TelephonyErrorCode): e is TelephonyError {
-  return e instanceof TelephonyError && (code === undefined || e.code === code);
-}
+// Moved to src/telephony/telephony-error.ts (shared by every adapter); kept for old imports.
+export { TelephonyError, isTelephonyError, type TelephonyErrorCode } from '../telephony-error';
