@@ -2,7 +2,8 @@
 # Renders the lab configuration, used by scripts/lab/up.sh (chroot) and the Dockerfile:
 #   render.sh ETC_ASTERISK_DIR LAB_DIR
 # - docker/asterisk/*.conf → ETC_ASTERISK_DIR, with @LAB_DIR@ replaced
-# - one pjsip endpoint + aor per phone of softphones/phones.tsv → ETC_ASTERISK_DIR/pjsip_phones.conf
+# - one pjsip endpoint + aor per phone of softphones/phones.tsv (and one per number column)
+#   → ETC_ASTERISK_DIR/pjsip_phones.conf
 # - one baresip folder (config, accounts) per baresip phone → LAB_DIR/phones/NAME/
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,6 +24,10 @@ done
     n=${PHONE_NAME[$i]}
     printf '\n[%s](lab-endpoint)\naors = %s\n\n[%s](lab-aor)\ncontact = sip:%s@127.0.0.1:%s\n' \
       "$n" "$n" "$n" "$n" "${PHONE_SIP_PORT[$i]}"
+    num=${PHONE_NUMBER[$i]}
+    # the same phone under its number (the contact keeps the phone's own user name)
+    [[ $num == - ]] || printf '\n[%s](lab-endpoint)\naors = %s\n\n[%s](lab-aor)\ncontact = sip:%s@127.0.0.1:%s\n' \
+      "$num" "$num" "$num" "$n" "${PHONE_SIP_PORT[$i]}"
   done
 } >"$ETC/pjsip_phones.conf"
 

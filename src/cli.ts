@@ -7,19 +7,23 @@ import { SystemClock } from './clock';
 import { ConfigError, loadConfig, type AppConfig } from './config';
 import { createEngine, type Engine } from './actors/engine';
 import { buildApp } from './http/app';
+import { defaultWebRoot } from './http/routes/web';
 import { createLogger, type Logger } from './logger';
 import { createMetrics } from './metrics';
 import { createOutboundDelivery } from './notify/outbound';
 import { openSqliteStore } from './store/sqlite-store';
 import type { Store } from './store/store';
+import { AriTelephony } from './telephony/ari/ari-adapter';
 import type { TelephonyPort } from './telephony/port';
 import { simulatorOptionsFromConfig } from './telephony/simulator/from-config';
 import { SimulatorTelephony } from './telephony/simulator/simulator-adapter';
+import { simulateCommand } from './simulate/command';
 
 const USAGE = `usage: dialback <command> [options]
 
 commands:
   start [--config FILE]   run the callback service (default: the built-in demo config)
+  simulate [options]      a what-if day on virtual time, with an HTML report (simulate --help)
   help                    show this text
 
 environment:
@@ -46,13 +50,36 @@ function makeTelephony(cfg: AppConfig, clock: SystemClock, logger: Logger): Tele
           ...(process.env.DIALBACK_DIAL_LOG ? { dialLogPath: process.env.DIALBACK_DIAL_LOG } : {}),
         }),
       );
-    case 'ari':
-      throw new ConfigError('telephony.kind', 'the ARI adapter is not available in this build');
+    case 'ari': {
+      const ari = cfg.telephony.ari;
+      if (!ari) throw new ConfigError('telephony.ari', 'is required when telephony.kind is ari');
+      return new AriTelephony({
+        url: ari.url,
+        username: ari.username,
+        password: ari.password,
+        app: ari.app ?? 'dialback',
+        amdContext: ari.amd_context ?? 'dialback-amd',
+        amdExtension: ari.amd_extension ?? 's',
+        customerEndpoint: ari.customer_endpoint ?? 'PJSIP/{number}',
+        requestTimeoutMs: ari.request_timeout_ms ?? 5000,
+        reconnect: {
+          initialMs: ari.reconnect_initial_ms ?? 250,
+          maxMs: ari.reconnect_max_ms ?? 10_000,
+        },
+        agents: cfg.agents.map((a) => ({ id: a.id, endpoint: a.endpoint })),
+        clock,
+        logger,
+      });
+    }
   }
 }
 
 /** Boots store, telephony, engine and HTTP from a validated config, and listens. */
-export async function startService(cfg: AppConfig, logger: Logger): Promise<RunningService> {
+export async function startService(
+  cfg: AppConfig,
+  logger: Logger,
+  opts: { webRoot?: string } = {},
+): Promise<RunningService> {
   const clock = new SystemClock();
   fs.mkdirSync(cfg.dataDir, { recursive: true });
   const store: Store = openSqliteStore({
@@ -88,6 +115,7 @@ export async function startService(cfg: AppConfig, logger: Logger): Promise<Runn
     apiKeys: cfg.apiKeys,
     metrics: metrics.registry,
     bodyLimit: cfg.bodyLimit,
+    webRoot: opts.webRoot ?? defaultWebRoot(),
   });
   const address = await app.listen({ host: cfg.host, port: cfg.port });
   const url = address.replace('[::1]', 'localhost');
@@ -112,6 +140,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  if (command === 'simulate') return simulateCommand(rest);
   if (command !== 'start') {
     process.stderr.write(`unknown command: ${command}\n\n${USAGE}`);
     return 2;
@@ -142,7 +171,9 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === 'EADDRINUSE' || code === 'EACCES') {
-      process.stderr.write(`dialback: cannot listen on ${cfg.host}:${cfg.port} (${code}); set PORT\n`);
+      process.stderr.write(
+        `dialback: cannot listen on ${cfg.host}:${cfg.port} (${code}); set PORT\n`,
+      );
       return 1;
     }
     throw err;

@@ -135,3 +135,43 @@ export class VirtualClock implements Clock {
     return this.timers.splice(idx, 1)[0];
   }
 }
+
+/**
+ * A view of a clock whose timers can all be cancelled at once: what a component hands to its
+ * parts so that stopping it leaves no timer behind to fire or keep the process alive.
+ */
+export class ScopedClock implements Clock {
+  private readonly live = new Map<number, TimerHandle>();
+  private nextId = 1;
+  private closed = false;
+
+  constructor(private readonly inner: Clock) {}
+
+  now(): number {
+    return this.inner.now();
+  }
+
+  setTimer(at: number, fn: () => void): TimerHandle {
+    const id = this.nextId++;
+    if (this.closed) return { id };
+    const handle = this.inner.setTimer(at, () => {
+      this.live.delete(id);
+      fn();
+    });
+    this.live.set(id, handle);
+    return { id };
+  }
+
+  clearTimer(handle: TimerHandle): void {
+    const inner = this.live.get(handle.id);
+    if (inner) this.inner.clearTimer(inner);
+    this.live.delete(handle.id);
+  }
+
+  /** Cancels every pending timer; later ones are never armed. */
+  close(): void {
+    this.closed = true;
+    for (const h of this.live.values()) this.inner.clearTimer(h);
+    this.live.clear();
+  }
+}

@@ -88,6 +88,13 @@ export interface StreamMessage {
   at: number;
 }
 
+/** `_id`, plus for User Originated the number to call and, when asked for, the access code. */
+export interface CreateResult {
+  _id: string;
+  _tel_number?: string;
+  _access_code?: string;
+}
+
 export interface EngineHealth {
   store: boolean;
   telephony: boolean;
@@ -99,7 +106,7 @@ export interface CallbackEngine {
   getService(name: string): ServiceView;
   availability(service: string, query: AvailabilityQuery): AvailabilityResult;
   /** Fields as sent (names with leading underscores). Resolves once the booking is durable. */
-  create(service: string, fields: Record<string, string>): Promise<{ _id: string }>;
+  create(service: string, fields: Record<string, string>): Promise<CreateResult>;
   get(id: string): CallbackView | undefined;
   query(
     service: string | undefined,

@@ -195,6 +195,7 @@ write_state() {
       ((first)) || printf ','
       first=0
       printf '\n    "%s": { "kind": "%s", "endpoint": "PJSIP/%s", "sipPort": %s' "$n" "${PHONE_KIND[$i]}" "$n" "${PHONE_SIP_PORT[$i]}"
+      [[ ${PHONE_NUMBER[$i]} == - ]] || printf ', "number": "%s"' "${PHONE_NUMBER[$i]}"
       case ${PHONE_KIND[$i]} in
         baresip)
           printf ', "ctrlPort": %s, "rtpPorts": [%s, %s], "answer": "%s", "voice": %s, "recording": %s, "log": %s' \

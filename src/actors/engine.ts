@@ -3,10 +3,10 @@
 // the CallbackEngine facade the HTTP layer uses. Request validation lives here and in the
 // domain; the HTTP layer only parses and maps errors.
 
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { DateTime } from 'luxon';
 import { dispatch, start, stop, type Ref } from 'nact';
-import type { Clock } from '../clock';
+import { ScopedClock, type Clock } from '../clock';
 import { AgentPool, type AgentConfig } from '../domain/agent-pool';
 import { checkDesiredTime, parseFutureLimit } from '../domain/future-limit';
 import type { OfficeHours } from '../domain/office-hours';
@@ -28,13 +28,14 @@ import type {
   AvailabilityResult,
   CallbackEngine,
   CallbackView,
+  CreateResult,
   EngineHealth,
   QueryCondition,
   QueuePosition,
   ServiceView,
   StreamMessage,
 } from '../engine-api';
-import { DialbackError } from '../errors';
+import { DialbackError, assertNever } from '../errors';
 import type { Logger } from '../logger';
 import { createMetrics, type EngineMetrics } from '../metrics';
 import { SlotFullError, type CallbackRow, type Store } from '../store/store';
@@ -94,10 +95,16 @@ export class Engine implements CallbackEngine {
   private readonly timer: Ref<TimerMsg>;
   private readonly poolRef: Ref<PoolMsg>;
   private readonly unsubscribeTelephony: () => void;
+  /** User Originated calls carry the adapter's own ids: which callback each one belongs to. */
+  private readonly inbound = new Map<string, string>();
   private stopped = false;
+  private readonly clock: ScopedClock;
 
   constructor(private readonly deps: EngineDeps) {
-    const { clock, store, logger } = deps;
+    this.clock = new ScopedClock(deps.clock);
+    const { store, logger } = deps;
+    // Every timer the actors arm goes through this clock, so stop() can cancel them all.
+    const clock = this.clock;
     this.metrics = deps.metrics ?? createMetrics();
     for (const s of deps.services) this.services.set(s.name, s);
     this.pool = new AgentPool({
@@ -172,6 +179,8 @@ export class Engine implements CallbackEngine {
       const page: CallbackRow[] = this.deps.store.openSessions(after, RESUME_PAGE);
       for (const row of page) {
         open++;
+        const c = row.state.customerCallId;
+        if (c !== undefined && !CALL_ID.test(c)) this.inbound.set(c, row.id);
         if (row.state.phase === 'waiting-start') continue;
         resumed++;
         this.route(row.id, { type: 'event', event: { type: 'resumed' } }, row.service);
@@ -190,6 +199,7 @@ export class Engine implements CallbackEngine {
     this.stopped = true;
     this.unsubscribeTelephony();
     stop(this.system);
+    this.clock.close();
   }
 
   // ---- routing -------------------------------------------------------------------------------
@@ -231,11 +241,15 @@ export class Engine implements CallbackEngine {
     switch (e.type) {
       case 'call.ringing':
         return;
+      case 'call.incoming':
+        this.matchInbound(e.callId, e.from, e.digits);
+        return;
       case 'call.answered':
       case 'call.failed':
       case 'call.ended': {
-        const m = CALL_ID.exec(e.callId);
-        if (!m) return;
+        const owner = this.inbound.get(e.callId) ?? CALL_ID.exec(e.callId)?.[1];
+        if (!owner) return;
+        if (e.type === 'call.ended') this.inbound.delete(e.callId);
         let event: SessionEvent;
         if (e.type === 'call.answered')
           event = { type: 'call.answered', callId: e.callId, ...(e.amd ? { amd: e.amd } : {}) };
@@ -247,7 +261,7 @@ export class Engine implements CallbackEngine {
             ...(e.cause !== undefined ? { cause: e.cause } : {}),
           };
         else event = { type: 'call.ended', callId: e.callId };
-        this.route(m[1], { type: 'event', event });
+        this.route(owner, { type: 'event', event });
         return;
       }
       case 'bridge.joined': {
@@ -263,7 +277,38 @@ export class Engine implements CallbackEngine {
         this.deps.logger.warn({ up: e.up }, 'telephony connection changed');
         if (e.up) void this.resume();
         return;
+      default:
+        assertNever(e);
     }
+  }
+
+  /**
+   * User Originated: a customer called the access number. The call is matched by the access
+   * code keyed in, else by the caller's number, to the oldest callback waiting for it.
+   */
+  private matchInbound(callId: string, from: string, digits: string | undefined): void {
+    const conditions = digits
+      ? [{ key: '_access_code', value: digits, negate: false }]
+      : [{ key: '_customer_number', value: from, negate: false }];
+    const row = this.deps.store
+      .query({
+        conditions: [...conditions, { key: '_callback_state', value: 'QUEUED', negate: false }],
+        operand: 'AND',
+        limit: 100,
+      })
+      .find((r) => r.state.phase === 'waiting-inbound');
+    if (!row) {
+      this.deps.logger.info(
+        { callId, from, digits: digits !== undefined },
+        'inbound call matches no callback',
+      );
+      this.deps.telephony.hangup(callId).catch((err: unknown) => {
+        this.deps.logger.warn({ err, callId }, 'could not hang up an unmatched inbound call');
+      });
+      return;
+    }
+    this.inbound.set(callId, row.id);
+    this.route(row.id, { type: 'event', event: { type: 'inbound.matched', callId } }, row.service);
   }
 
   // ---- services ------------------------------------------------------------------------------
@@ -333,7 +378,7 @@ export class Engine implements CallbackEngine {
 
   // ---- create --------------------------------------------------------------------------------
 
-  async create(serviceName: string, fields: Record<string, string>): Promise<{ _id: string }> {
+  async create(serviceName: string, fields: Record<string, string>): Promise<CreateResult> {
     const s = this.service(serviceName);
     const now = this.deps.clock.now();
     const options = this.requestOptions(s, fields);
@@ -355,7 +400,11 @@ export class Engine implements CallbackEngine {
 
     const id = `${this.deps.nodeId}-${randomUUID()}`;
     const userData = this.userData(fields);
-    const state = initialState({
+    const userOriginated = options._call_direction === 'USERORIGINATED';
+    const accessCode =
+      userOriginated && /^true$/i.test(fields._provide_code ?? '') ? accessCodeFor() : undefined;
+    if (accessCode !== undefined) userData._access_code = accessCode;
+    const initial = initialState({
       id,
       service: s.name,
       options,
@@ -363,6 +412,7 @@ export class Engine implements CallbackEngine {
       ...(desired !== undefined ? { desiredTime: desired } : {}),
       now,
     });
+    const state = accessCode !== undefined ? { ...initial, accessCode } : initial;
     const row: CallbackRow = {
       id,
       service: s.name,
@@ -388,7 +438,12 @@ export class Engine implements CallbackEngine {
     } catch (err) {
       throw this.storeError(err, s, desired);
     }
-    return { _id: id };
+    if (!userOriginated) return { _id: id };
+    return {
+      _id: id,
+      _tel_number: options._access_number,
+      ...(accessCode !== undefined ? { _access_code: accessCode } : {}),
+    };
   }
 
   private storeError(err: unknown, s: ServiceDefinition, desired: number | undefined): Error {
@@ -737,6 +792,11 @@ export class Engine implements CallbackEngine {
   health(): EngineHealth {
     return { store: this.deps.store.isHealthy(), telephony: this.deps.telephony.isReady() };
   }
+}
+
+/** Six digits a caller keys in to be matched to their callback. */
+function accessCodeFor(): string {
+  return String(randomInt(0, 1_000_000)).padStart(6, '0');
 }
 
 export function viewOf(row: CallbackRow): CallbackView {

@@ -61,6 +61,7 @@ interface Live {
 const HOLDS_AGENT: ReadonlySet<SessionState['phase']> = new Set([
   'agent-preview',
   'waiting-confirm',
+  'waiting-inbound',
   'dialling-customer',
   'dialling-agent',
   'bridging',

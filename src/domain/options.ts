@@ -38,6 +38,8 @@ export interface ServiceOptions {
   _call_timeguard_timeout: number;
   _userterminated_first_connect_party: FirstConnectParty;
   _calling_party_number: string;
+  /** User Originated: the number customers call (returned as `_tel_number`). */
+  _access_number: string;
   _calling_party_display_name: string;
   _prefix_dial_out: string;
   /** Seconds an agent has to answer once reserved. */
@@ -109,6 +111,7 @@ export const DEFAULT_OPTIONS: ServiceOptions = {
   _call_timeguard_timeout: 15000,
   _userterminated_first_connect_party: 'CUSTOMER',
   _calling_party_number: '',
+  _access_number: '',
   _calling_party_display_name: '',
   _prefix_dial_out: '',
   _agent_reserve_timeout: 30,

@@ -145,6 +145,7 @@ function keyOf(s: SessionState, e: SessionEvent): EventKey | undefined {
     case 'agent.preview-answer':
     case 'bridged':
     case 'resumed':
+    case 'inbound.matched':
       return e.type;
     default:
       return assertNever(e);
@@ -267,6 +268,19 @@ const PHASES: Record<Exclude<Phase, 'completed'>, Handlers> = {
     'timer.snooze': (s) => res(go(s, 'waiting-agent'), requestAgent(s, 1)),
   },
 
+  // User Originated: the customer calls us. With an agent reserved (Delayed) the wait is
+  // bounded by the confirmation budget; without one (Immediate) only by the TTL.
+  'waiting-inbound': {
+    'inbound.matched': (s, e, ctx) =>
+      customerReached(disarm({ ...s, customerCallId: e.callId }, 'inbound'), ctx),
+    'timer.inbound': (s, _e, ctx) =>
+      then(dropAgent(drop(s, 'dialog'), { release: 'unused' }), (x) =>
+        complete(x, 'FAIL_USER_NO_CONFIRM', ctx),
+      ),
+    // The customer knows the number already: an agent is requested again when they call.
+    'agent.lost': (s, e) => (e.agentId === s.agentId ? dropAgent(s, {}) : undefined),
+  },
+
   'dialling-customer': {
     'customer.answered': (s, e, ctx) => {
       if (e.amd === 'MACHINE') {
@@ -359,14 +373,38 @@ function startTime(s: SessionState, ctx: MachineContext): number {
   return Math.max(ctx.now, s.desiredTime - lead);
 }
 
+function userOriginated(o: ServiceOptions): boolean {
+  return o._call_direction === 'USERORIGINATED';
+}
+
 function needsAgentFirst(o: ServiceOptions): boolean {
+  if (userOriginated(o)) return o._wait_for_agent || o._agent_preview;
   return o._wait_for_agent || o._agent_preview || o._userterminated_first_connect_party === 'AGENT';
 }
 
 function start(s: SessionState, ctx: MachineContext): Transition {
   const started = { ...s, startedAt: ctx.now };
   if (needsAgentFirst(s.options)) return res(go(started, 'waiting-agent'), requestAgent(s, 1));
+  if (userOriginated(s.options)) return res(go(started, 'waiting-inbound'));
   return dialCustomer(started);
+}
+
+/** User Originated Delayed: an agent is free, tell the device which number to call. */
+function inviteToCall(s: SessionState, ctx: MachineContext): Transition {
+  const o = s.options;
+  const dialog: DeviceDialog = {
+    _id: s.id,
+    _action: 'DialNumber',
+    _dialog_id: String(s.confirmAttempts),
+    _text: `An agent is available: please call ${o._access_number}`,
+    _tel_number: o._access_number,
+    ...(s.accessCode !== undefined ? { _access_code: s.accessCode } : {}),
+  };
+  const waitMs =
+    sec(o._user_confirm_timeout) *
+    Math.max(1, o._max_number_of_user_availability_confirmation_attempts);
+  const next = { ...go(s, 'waiting-inbound'), dialog, confirmAttempts: s.confirmAttempts + 1 };
+  return res(arm(next, 'inbound', ctx.now + waitMs), { type: 'notify-device', dialog });
 }
 
 function agentGranted(s: SessionState, agentId: string, ctx: MachineContext): Transition {
@@ -382,6 +420,7 @@ function agentGranted(s: SessionState, agentId: string, ctx: MachineContext): Tr
 
 /** An agent is reserved (and accepted the preview, if any) before the customer is called. */
 function proceedWithAgent(s: SessionState, ctx: MachineContext): Transition {
+  if (userOriginated(s.options)) return inviteToCall(s, ctx);
   if (s.options._userterminated_first_connect_party === 'AGENT') return dialAgent(s, ctx);
   // Confirmation is asked once: after a failed dial the customer already said yes (or the
   // confirm timed out into CONNECT-ANYWAY), so the retry dials straight away.

@@ -29,6 +29,7 @@ export type Phase =
   | 'agent-preview'
   | 'waiting-confirm'
   | 'snoozed'
+  | 'waiting-inbound'
   | 'dialling-customer'
   | 'retry-wait'
   | 'reserving-agent'
@@ -43,6 +44,7 @@ export const GMS_STATE_OF: Record<Phase, GmsState> = {
   'agent-preview': 'QUEUED',
   'waiting-confirm': 'QUEUED',
   snoozed: 'QUEUED',
+  'waiting-inbound': 'QUEUED',
   'dialling-customer': 'QUEUED',
   'retry-wait': 'QUEUED',
   'reserving-agent': 'ROUTING',
@@ -53,16 +55,36 @@ export const GMS_STATE_OF: Record<Phase, GmsState> = {
 };
 
 export type TimerName =
-  'start' | 'ttl' | 'confirm' | 'snooze' | 'retry' | 'agent-answer' | 'preview' | 'preview-retry';
+  | 'start'
+  | 'ttl'
+  | 'confirm'
+  | 'snooze'
+  | 'retry'
+  | 'agent-answer'
+  | 'preview'
+  | 'preview-retry'
+  | 'inbound';
 
-/** The minimal push payload GMS clients expect. */
-export interface DeviceDialog {
-  _id: string;
-  _action: 'ConfirmationDialog';
-  _dialog_id: string;
-  _text: string;
-  _ok_title: string;
-}
+/**
+ * The minimal push payloads GMS clients expect: a confirmation before we call (User
+ * Terminated), or the number to dial (User Originated Delayed, once an agent is free).
+ */
+export type DeviceDialog =
+  | {
+      _id: string;
+      _action: 'ConfirmationDialog';
+      _dialog_id: string;
+      _text: string;
+      _ok_title: string;
+    }
+  | {
+      _id: string;
+      _action: 'DialNumber';
+      _dialog_id: string;
+      _text: string;
+      _tel_number: string;
+      _access_code?: string;
+    };
 
 export interface SessionState {
   id: string;
@@ -95,6 +117,8 @@ export interface SessionState {
   bridgedAt?: number;
   /** The dialog pushed to the device that still awaits its answer. */
   dialog?: DeviceDialog;
+  /** User Originated: the code the customer may key in when calling the access number. */
+  accessCode?: string;
   /** The last dial failure (for the outcome record). */
   lastFailure?: DialFailure | 'lost' | 'machine' | 'notsure';
   completedAt?: number;
@@ -120,6 +144,8 @@ export type SessionEvent =
   | { type: 'call.failed'; callId: string; failure: DialFailure | 'lost'; cause?: number }
   | { type: 'call.ended'; callId: string }
   | { type: 'bridged'; bridgeId: string }
+  /** User Originated: the customer's own call to the access number was matched to this callback. */
+  | { type: 'inbound.matched'; callId: string }
   /** The process restarted: calls in flight must be reconciled before anything else. */
   | { type: 'resumed' };
 

@@ -13,6 +13,7 @@ import { registerAdminRoutes } from './routes/admin';
 import { registerCallbackRoutes } from './routes/callbacks';
 import { registerEventRoutes } from './routes/events';
 import { registerOperationRoutes } from './routes/operations';
+import { webRoutes } from './routes/web';
 import { typeboxValidatorCompiler } from './validation';
 
 export interface AppDeps {
@@ -26,6 +27,8 @@ export interface AppDeps {
   bodyLimit?: number;
   /** SSE keep-alive interval; default 15 s. */
   sseHeartbeatMs?: number;
+  /** The built browser UI (web/dist), served at `/` and `/ops` when given. */
+  webRoot?: string;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -73,6 +76,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger: deps.logger,
   });
   registerOperationRoutes(app, deps.engine, { metrics: deps.metrics, logger: deps.logger });
+  if (deps.webRoot !== undefined) await app.register(webRoutes, { root: deps.webRoot });
 
   await app.ready();
   return app;

@@ -98,7 +98,12 @@ export const AvailabilityV2Reply = Type.Object({
 // ---------------------------------------------------------------------------------------------
 // Callbacks
 
-export const CreateReply = Type.Object({ _id: Type.String() });
+export const CreateReply = Type.Object({
+  _id: Type.String(),
+  /** User Originated: the number to call, and the code to key in when asked for. */
+  _tel_number: Type.Optional(Type.String()),
+  _access_code: Type.Optional(Type.String()),
+});
 
 /** Query routes take any stored key; `operand` combines the conditions. */
 export const SearchQuery = Type.Record(

@@ -46,6 +46,8 @@ export type TelephonyEvent =
   | { type: 'call.answered'; callId: string; at: number; amd?: AmdVerdict; amdCause?: string }
   | { type: 'call.failed'; callId: string; at: number; failure: DialFailure; cause?: number }
   | { type: 'call.ended'; callId: string; at: number; cause?: number }
+  /** A customer called in (User Originated): answered and held by the adapter, awaiting routing. */
+  | { type: 'call.incoming'; callId: string; at: number; from: string; digits?: string }
   | { type: 'bridge.joined'; bridgeId: string; callIds: string[]; at: number }
   | { type: 'agent.presence'; agentId: string; available: boolean; at: number }
   | { type: 'connection.changed'; up: boolean; at: number };

@@ -236,3 +236,60 @@ describe('engine scenarios on the simulator', function () {
     assert.ok(secondDial >= firstEnd);
   });
 });
+
+describe('engine scenarios on the simulator: User Originated', function () {
+  let h: Harness;
+  afterEach(async () => {
+    await h?.stop();
+  });
+
+  it('User Originated Immediate matches the customer calling in by number and routes the call', async () => {
+    h = await new Harness({
+      service: { _call_direction: 'USERORIGINATED', _access_number: '+33140000000' },
+    }).start();
+    const created = await h.engine.create('svc', { _customer_number: '+33612345678' });
+    assert.equal(created._tel_number, '+33140000000');
+    const id = created._id;
+    assert.equal(h.state(id), 'QUEUED');
+    const inbound = h.telephony.incomingCall('+33612345678', { hangUpAfterMs: 120_000 });
+    await h.until(() => h.state(id) === 'PROCESSING', 'PROCESSING');
+    assert.deepEqual(h.customerDials(id), [], 'the customer called us: we never dial them');
+    assert.equal(await h.complete(id), 'AGENT_CONNECTED');
+    const joined = h.telephonyEvents.find((e) => e.type === 'bridge.joined');
+    assert.ok(joined?.type === 'bridge.joined' && joined.callIds.includes(inbound));
+  });
+
+  it('User Originated Delayed pushes the number and code once an agent is free, then matches by code', async () => {
+    h = await new Harness({
+      service: {
+        _call_direction: 'USERORIGINATED',
+        _wait_for_agent: true,
+        _access_number: '+33140000000',
+      },
+    }).start();
+    const created = await h.engine.create('svc', {
+      _customer_number: '+33612345678',
+      _provide_code: 'true',
+      _device_os: 'comet',
+    });
+    const id = created._id;
+    assert.match(created._access_code ?? '', /^\d{6}$/);
+    await h.until(() => h.dialogs(id).length === 1, 'the DialNumber push');
+    const push = h.dialogs(id)[0].data as Record<string, unknown>;
+    assert.equal(push._action, 'DialNumber');
+    assert.equal(push._tel_number, '+33140000000');
+    assert.equal(push._access_code, created._access_code);
+    // Calling from another phone works with the code.
+    h.telephony.incomingCall('+33700000000', { digits: created._access_code });
+    assert.equal(await h.complete(id), 'AGENT_CONNECTED');
+  });
+
+  it('an inbound call that matches no callback is hung up', async () => {
+    h = await new Harness({ service: { _call_direction: 'USERORIGINATED' } }).start();
+    const callId = h.telephony.incomingCall('+33699999999');
+    await h.until(
+      () => h.telephony.calls().find((c) => c.callId === callId)?.status === 'ended',
+      'the hang-up',
+    );
+  });
+});

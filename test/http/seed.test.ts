@@ -122,7 +122,8 @@ describe('the seed sequence over the real engine', function () {
         ...BROWSER_HEADERS,
         'content-length': String(body.length),
         'content-type': 'multipart/form-data;boundary=AaB03x;charset=UTF-8',
-        cookie: 'JSESSIONID=1mmvrc06utu9lls9azezm677ns; BAYEUX_BROWSER=db7a1s13ad7b0xvqhy78iy6y17cq',
+        cookie:
+          'JSESSIONID=1mmvrc06utu9lls9azezm677ns; BAYEUX_BROWSER=db7a1s13ad7b0xvqhy78iy6y17cq',
         gms_user: 'jdoe desktop',
         origin: 'http://192.168.184.128:8080',
       },
@@ -140,7 +141,10 @@ describe('the seed sequence over the real engine', function () {
     await h.until(() => h.dialogs(id).length > 0, 'the ConfirmationDialog', 10 * 60_000);
     assert.ok(h.clock.now() <= DESIRED, 'pushed no later than the desired time');
 
-    const poll = await h.inject({ method: 'GET', url: `/genesys/1/service/${id}/events?mode=poll` });
+    const poll = await h.inject({
+      method: 'GET',
+      url: `/genesys/1/service/${id}/events?mode=poll`,
+    });
     assert.equal(poll.statusCode, 200, poll.body);
     const { messages } = parseAs<{ messages: Array<{ kind: string; data: unknown }> }>(
       PollReply,

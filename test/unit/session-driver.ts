@@ -35,6 +35,12 @@ export const PRESETS = {
   delayedScheduled: { _wait_for_agent: true, _wait_for_user_confirm: true },
   preview: { _wait_for_agent: true, _wait_for_user_confirm: false, _agent_preview: true },
   agentFirst: { _userterminated_first_connect_party: 'AGENT' },
+  userOriginated: { _call_direction: 'USERORIGINATED', _access_number: '+33140000000' },
+  userOriginatedDelayed: {
+    _call_direction: 'USERORIGINATED',
+    _wait_for_agent: true,
+    _access_number: '+33140000000',
+  },
 } satisfies Record<string, Partial<ServiceOptions>>;
 
 export function optionsOf(over: Partial<ServiceOptions> = {}): ServiceOptions {
@@ -195,6 +201,11 @@ export function reach(phase: Exclude<Phase, 'completed'>): Driver {
       if (phase === 'snoozed') d.send({ type: 'user.action', action: 'snooze' });
       return d;
     }
+    case 'waiting-inbound': {
+      const d = new Driver({ options: PRESETS.userOriginatedDelayed });
+      d.run([{ type: 'booked' }, granted()]);
+      return d;
+    }
     case 'agent-preview': {
       const d = new Driver({ options: PRESETS.preview });
       d.run([{ type: 'booked' }, granted()]);
@@ -231,6 +242,7 @@ export const OPEN_PHASES: Exclude<Phase, 'completed'>[] = [
   'agent-preview',
   'waiting-confirm',
   'snoozed',
+  'waiting-inbound',
   'dialling-customer',
   'retry-wait',
   'reserving-agent',

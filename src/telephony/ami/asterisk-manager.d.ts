@@ -25,7 +25,10 @@ declare module 'asterisk-manager' {
        * Sends an action and returns its ActionID. Before login the action is held and sent after
        * the next successful login — callers that want to fail fast must check readiness first.
        */
-      action(action: ActionFields, callback?: (err: Message | undefined, res: Message) => void): string;
+      action(
+        action: ActionFields,
+        callback?: (err: Message | undefined, res: Message) => void,
+      ): string;
       disconnect(callback?: () => void): void;
       isConnected(): boolean;
       on(event: string, listener: (...args: unknown[]) => void): void;

@@ -68,7 +68,10 @@ export function failureFromDialStatus(status: string | undefined): DialFailure |
 }
 
 /** A failure for a call that ended before it was answered: the dial status first, then the cause. */
-export function dialFailure(cause: number | undefined, dialStatus: string | undefined): DialFailure {
+export function dialFailure(
+  cause: number | undefined,
+  dialStatus: string | undefined,
+): DialFailure {
   return failureFromDialStatus(dialStatus) ?? failureFromCause(cause);
 }
 

@@ -133,6 +133,7 @@ export class SimulatorTelephony implements TelephonyPort {
   private started = false;
   private connected = true;
   private dropped = 0;
+  private inboundSeq = 0;
 
   constructor(opts: SimulatorOptions) {
     this.opts = opts;
@@ -274,6 +275,37 @@ export class SimulatorTelephony implements TelephonyPort {
     this.connected = up;
     this.log.info({ up }, 'simulated connection changed');
     this.soon(() => this.emit({ type: 'connection.changed', up }));
+  }
+
+  /**
+   * A customer calls the access number (User Originated): the call is answered and held, and
+   * `call.incoming` reports it with the caller's number and the digits keyed in.
+   */
+  incomingCall(from: string, opts: { digits?: string; hangUpAfterMs?: number } = {}): string {
+    const callId = `sim-in-${++this.inboundSeq}`;
+    const call: SimCall = {
+      callId,
+      callbackId: '',
+      leg: 'customer',
+      target: from,
+      behaviour: 'human',
+      status: 'answered',
+      dialledAt: this.clock.now(),
+      answeredAt: this.clock.now(),
+      timers: new Set(),
+    };
+    this.callsById.set(callId, call);
+    this.soon(() =>
+      this.emit({
+        type: 'call.incoming',
+        callId,
+        from,
+        ...(opts.digits !== undefined ? { digits: opts.digits } : {}),
+      }),
+    );
+    if (opts.hangUpAfterMs !== undefined)
+      this.after(call, opts.hangUpAfterMs, () => this.remoteEnd(call, Q850.normalClearing));
+    return callId;
   }
 
   /** The far end of a live call hangs up now (e.g. the customer gives up while on hold). */

@@ -1,0 +1,346 @@
+// HTTP throughput of the real service: create-callback (durable JSON creates), availability,
+// and fastify's own minimal route as the ceiling of this machine, measured in the same run and
+// interleaved (ceiling, create, availability per round) so that ratios share the same noise.
+// The service is `node bin/dialback.js start --config bench/config.yaml` in a child process.
+//   npx tsx bench/http-create.ts [--runs 3] [--duration 10] [--connections 10] [--profile]
+
+import autocannon from 'autocannon';
+import path from 'node:path';
+import {
+  ROOT,
+  flags,
+  freePort,
+  median,
+  newestFile,
+  numFlag,
+  printTable,
+  round,
+  startChild,
+  tempDir,
+  timeByArea,
+  topFunctions,
+  waitFor200,
+  writeResult,
+  type Child,
+} from './lib/common';
+
+const SERVICE = 'bench';
+
+interface Run {
+  reqPerSec: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+async function startDialback(port: number, extraNodeArgs: string[] = []): Promise<Child> {
+  const child = startChild(
+    process.execPath,
+    [...extraNodeArgs, 'bin/dialback.js', 'start', '--config', 'bench/config.yaml'],
+    {
+      env: {
+        PORT: String(port),
+        DIALBACK_DATA_DIR: tempDir('http'),
+        DIALBACK_LOG_LEVEL: 'warn',
+        DIALBACK_CONFIG: '',
+      },
+    },
+  );
+  await waitFor200(`http://127.0.0.1:${port}/readyz`, 30_000, child);
+  return child;
+}
+
+async function startCeiling(port: number): Promise<Child> {
+  const src =
+    "const f=require('fastify')({logger:false});f.get('/',async()=>({hello:'world'}));" +
+    `f.listen({port:${port},host:'127.0.0.1'}).catch(e=>{console.error(e);process.exit(1)});`;
+  const child = startChild(process.execPath, ['-e', src]);
+  await waitFor200(`http://127.0.0.1:${port}/`, 10_000, child);
+  return child;
+}
+
+let seq = 0;
+/** A different valid French mobile number per request: no per-number limit could bite. */
+function nextNumber(): string {
+  seq = (seq + 1) % 100_000_000;
+  return `+336${String(seq).padStart(8, '0')}`;
+}
+
+async function cannon(opts: autocannon.Options): Promise<Run> {
+  const r = await autocannon({ ...opts });
+  return {
+    reqPerSec: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    non2xx: r.non2xx,
+    errors: r.errors + r.timeouts,
+  };
+}
+
+const DAY = 86_400_000;
+
+/**
+ * `now`: the configured Not Delayed service, each create starts a session that dials at once
+ * (the server keeps working on them after the load stops). `scheduled`: each create books a
+ * desired time spread over the next 29 days (5-minute slots of 1000 seats), so it is a durable
+ * booking and nothing else.
+ */
+function createOpts(
+  base: string,
+  duration: number,
+  connections: number,
+  kind: 'now' | 'scheduled',
+): autocannon.Options {
+  const t0 = Date.now() + 3600_000;
+  return {
+    url: base,
+    duration,
+    connections,
+    pipelining: 1,
+    requests: [
+      {
+        method: 'POST',
+        path: `/genesys/1/service/callback/${SERVICE}`,
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (req) => {
+          const body: Record<string, string> = { _customer_number: nextNumber() };
+          if (kind === 'scheduled')
+            body._desired_time = new Date(t0 + ((seq * 7_919_993) % (28 * DAY))).toISOString();
+          return { ...req, body: JSON.stringify(body) };
+        },
+      },
+    ],
+  };
+}
+
+/**
+ * `timestamp` is the GMS sample client's form; on a 24x7 office its window is the whole open
+ * period around the time (8 days, 2,316 slots, 74 KB). A page showing the next two hours
+ * (24 slots) is measured too: that is what a booking widget asks for.
+ */
+function availabilityPath(kind: 'timestamp' | 'window'): string {
+  const iso = (ms: number): string => encodeURIComponent(new Date(ms).toISOString());
+  const t = Date.now() + 3600_000;
+  const q =
+    kind === 'timestamp' ? `timestamp=${iso(t)}` : `start=${iso(t)}&end=${iso(t + 2 * 3600_000)}`;
+  return `/genesys/1/service/callback/${SERVICE}/availability?${q}`;
+}
+
+function summary(runs: Run[]): Run & { runs: Run[] } {
+  return {
+    reqPerSec: round(median(runs.map((r) => r.reqPerSec)), 0),
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+    non2xx: runs.reduce((s, r) => s + r.non2xx, 0),
+    errors: runs.reduce((s, r) => s + r.errors, 0),
+    runs,
+  };
+}
+
+const AREAS: Record<string, RegExp> = {
+  sqlite: /better-sqlite3|sqlite-store/,
+  'JSON stringify/parse': / (stringify|parse)$/,
+  fastify: /node_modules\/(fastify|find-my-way|avvio|@fastify|fast-json-stringify)/,
+  'engine.ts': /actors\/engine\.ts/,
+  'session actor': /session-actor/,
+  'session machine': /session-machine/,
+  nact: /node_modules\/nact/,
+  'phone validation': /libphonenumber|domain\/phone/,
+  'slots / office hours': /domain\/(slots|office-hours)/,
+  luxon: /node_modules\/luxon/,
+  simulator: /telephony\/simulator/,
+  'agent pool': /agent-pool/,
+  notifier: /notifier/,
+  pino: /node_modules\/pino/,
+  gc: /\(garbage collector\)/,
+};
+
+/** One fresh server with --cpu-prof under one load; prints and returns where the time goes. */
+async function profileUnder(
+  label: string,
+  load: (base: string) => autocannon.Options,
+): Promise<unknown> {
+  const port = await freePort();
+  const profDir = tempDir('prof');
+  const svc = await startDialback(port, ['--cpu-prof', `--cpu-prof-dir=${profDir}`]);
+  let rate = 0;
+  try {
+    rate = (await cannon(load(`http://127.0.0.1:${port}`))).reqPerSec;
+  } finally {
+    await svc.stop('SIGINT');
+  }
+  const file = newestFile(profDir, '.cpuprofile');
+  if (!file) return { error: 'no profile written' };
+  const top = topFunctions(file, 25);
+  const areas = timeByArea(file, AREAS);
+  process.stdout.write(
+    `\nCPU profile of the server under ${label} (${round(rate, 0)} req/s with the profiler on; ${file}):\n`,
+  );
+  printTable(
+    top.slice(0, 15).map((t) => ({ 'self %': t.selfPct, function: t.fn, where: t.where })),
+  );
+  process.stdout.write('inclusive share by area:\n');
+  printTable(
+    Object.entries(areas)
+      .sort((x, y) => y[1] - x[1])
+      .map(([area, pct]) => ({ area, 'inclusive %': pct })),
+  );
+  return { file, reqPerSecProfiled: round(rate, 0), top, areas };
+}
+
+export async function main(argv = process.argv.slice(2)): Promise<Record<string, unknown>> {
+  const f = flags(argv);
+  const runs = numFlag(f, 'runs', 3);
+  const duration = numFlag(f, 'duration', 10);
+  const connections = numFlag(f, 'connections', 10);
+
+  const ceilPort = await freePort();
+  const ceil = await startCeiling(ceilPort);
+  const create: Run[] = [];
+  const createSched: Run[] = [];
+  const avail: Run[] = [];
+  const availTs: Run[] = [];
+  const ceiling: Run[] = [];
+  try {
+    await cannon({ url: `http://127.0.0.1:${ceilPort}/`, duration: 2, connections });
+    for (let i = 0; i < runs; i++) {
+      ceiling.push(await cannon({ url: `http://127.0.0.1:${ceilPort}/`, duration, connections }));
+
+      // A fresh server per load: sessions started by one load would still be working in the next.
+      let port = await freePort();
+      let svc = await startDialback(port);
+      let base = `http://127.0.0.1:${port}`;
+      try {
+        await cannon(createOpts(base, 2, connections, 'scheduled'));
+        createSched.push(await cannon(createOpts(base, duration, connections, 'scheduled')));
+        await cannon({ url: `${base}${availabilityPath('window')}`, duration: 1, connections });
+        avail.push(
+          await cannon({ url: `${base}${availabilityPath('window')}`, duration, connections }),
+        );
+        availTs.push(
+          await cannon({ url: `${base}${availabilityPath('timestamp')}`, duration, connections }),
+        );
+      } finally {
+        await svc.stop('SIGTERM');
+      }
+
+      port = await freePort();
+      svc = await startDialback(port);
+      base = `http://127.0.0.1:${port}`;
+      try {
+        await cannon(createOpts(base, 1, connections, 'now'));
+        create.push(await cannon(createOpts(base, duration, connections, 'now')));
+      } finally {
+        await svc.stop('SIGTERM');
+      }
+      process.stdout.write(
+        `run ${i + 1}/${runs}: ceiling ${round(ceiling[i].reqPerSec, 0)} req/s, ` +
+          `create now ${round(create[i].reqPerSec, 0)} req/s (p99 ${create[i].p99} ms), ` +
+          `create scheduled ${round(createSched[i].reqPerSec, 0)} req/s (p99 ${createSched[i].p99} ms), ` +
+          `availability 2 h ${round(avail[i].reqPerSec, 0)} req/s, ` +
+          `availability timestamp ${round(availTs[i].reqPerSec, 0)} req/s\n`,
+      );
+    }
+  } finally {
+    await ceil.stop('SIGTERM');
+  }
+
+  const c = summary(create);
+  const cs = summary(createSched);
+  const a = summary(avail);
+  const at = summary(availTs);
+  const z = summary(ceiling);
+  const ratio = (xs: Run[], ys: Run[]): number =>
+    round(median(xs.map((x, i) => x.reqPerSec / ys[i].reqPerSec)), 3);
+  const result = {
+    settings: { runs, durationS: duration, connections, pipelining: 1, keepAlive: true },
+    create: c,
+    createScheduled: cs,
+    availability: a,
+    availabilityTimestamp: at,
+    fastifyCeiling: z,
+    ratios: {
+      createVsCeiling: ratio(create, ceiling),
+      createScheduledVsCeiling: ratio(createSched, ceiling),
+      availabilityVsCeiling: ratio(avail, ceiling),
+      availabilityTimestampVsCeiling: ratio(availTs, ceiling),
+    },
+    targets: {
+      creates5000PerS: c.reqPerSec >= 5000,
+      createP99Le20ms: c.p99 <= 20,
+      scheduledCreates5000PerS: cs.reqPerSec >= 5000,
+      scheduledCreateP99Le20ms: cs.p99 <= 20,
+      availability10000PerS: a.reqPerSec >= 10_000,
+    },
+    profile: f.has('profile')
+      ? {
+          create: await profileUnder('creates (now)', (b) =>
+            createOpts(b, duration, connections, 'now'),
+          ),
+          createScheduled: await profileUnder('creates (scheduled)', (b) =>
+            createOpts(b, duration, connections, 'scheduled'),
+          ),
+          availability: await profileUnder('availability (2 h)', (b) => ({
+            url: `${b}${availabilityPath('window')}`,
+            duration,
+            connections,
+          })),
+        }
+      : undefined,
+  };
+
+  process.stdout.write(`\nHTTP (median of ${runs} × ${duration} s, ${connections} connections)\n`);
+  printTable([
+    {
+      route: 'POST create (scheduled, 29 days)',
+      'req/s': cs.reqPerSec,
+      'p50 ms': cs.p50,
+      'p99 ms': cs.p99,
+      'vs ceiling': result.ratios.createScheduledVsCeiling,
+      non2xx: cs.non2xx,
+    },
+    {
+      route: 'POST create (now: dials at once)',
+      'req/s': c.reqPerSec,
+      'p50 ms': c.p50,
+      'p99 ms': c.p99,
+      'vs ceiling': result.ratios.createVsCeiling,
+      non2xx: c.non2xx,
+    },
+    {
+      route: 'GET availability (2 h, 24 slots)',
+      'req/s': a.reqPerSec,
+      'p50 ms': a.p50,
+      'p99 ms': a.p99,
+      'vs ceiling': result.ratios.availabilityVsCeiling,
+      non2xx: a.non2xx,
+    },
+    {
+      route: 'GET availability (timestamp, 2,316 slots)',
+      'req/s': at.reqPerSec,
+      'p50 ms': at.p50,
+      'p99 ms': at.p99,
+      'vs ceiling': result.ratios.availabilityTimestampVsCeiling,
+      non2xx: at.non2xx,
+    },
+    {
+      route: 'fastify GET / (ceiling)',
+      'req/s': z.reqPerSec,
+      'p50 ms': z.p50,
+      'p99 ms': z.p99,
+      'vs ceiling': 1,
+      non2xx: z.non2xx,
+    },
+  ]);
+  const file = writeResult('http-create', result);
+  process.stdout.write(`\nwritten ${path.relative(ROOT, file)}\n`);
+  return result;
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,121 @@
+// Runs every benchmark in turn (one at a time: the machine has two cores) and prints a summary
+// table against the targets of DESIGN.md. The lab benchmark runs only when the lab is up.
+//   npx tsx bench/run.ts [--quick]   (--quick: shorter runs and 100,000 rows for scale)
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { ROOT, flags, printTable, writeResult } from './lib/common';
+
+const LAB_STATE = '/root/.cache/dialback-lab/run/lab-state.json';
+
+type Bench = { name: string; file: string; args: string[] };
+
+async function main(): Promise<void> {
+  const quick = flags().has('quick');
+  const benches: Bench[] = [
+    {
+      name: 'http-create',
+      file: './http-create',
+      args: quick ? ['--runs', '1', '--duration', '5'] : [],
+    },
+    { name: 'timers', file: './timers', args: quick ? ['--runs', '1'] : [] },
+    { name: 'scale', file: './scale', args: quick ? ['--count', '100000', '--runs', '1'] : [] },
+    { name: 'peer-bullmq', file: './peer-bullmq', args: quick ? ['--runs', '1'] : [] },
+    { name: 'sim-day', file: './sim-day', args: quick ? ['--bookings', '20000'] : [] },
+  ];
+  const labBench = path.join(ROOT, 'bench', 'lab.ts');
+  if (fs.existsSync(LAB_STATE) && fs.existsSync(labBench))
+    benches.push({ name: 'lab', file: './lab', args: [] });
+  else
+    process.stdout.write(
+      `lab benchmark skipped (lab not up: no ${LAB_STATE}, or no bench/lab.ts)\n`,
+    );
+
+  const results: Record<string, Record<string, unknown> | { error: string }> = {};
+  for (const b of benches) {
+    process.stdout.write(`\n=== ${b.name} ===\n`);
+    try {
+      const mod = (await import(b.file)) as {
+        main: (argv: string[]) => Promise<Record<string, unknown>>;
+      };
+      results[b.name] = await mod.main(b.args);
+    } catch (err) {
+      results[b.name] = { error: (err as Error).message };
+      process.stdout.write(`${b.name} failed: ${(err as Error).message}\n`);
+    }
+  }
+
+  const get = (name: string, p: string): unknown =>
+    p
+      .split('.')
+      .reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], results[name]);
+  const rows = [
+    {
+      target: 'creates/s ≥ 5,000 (now)',
+      measured: get('http-create', 'create.reqPerSec'),
+      met: get('http-create', 'targets.creates5000PerS'),
+    },
+    {
+      target: 'create p99 ≤ 20 ms (now)',
+      measured: get('http-create', 'create.p99'),
+      met: get('http-create', 'targets.createP99Le20ms'),
+    },
+    {
+      target: 'creates/s ≥ 5,000 (scheduled)',
+      measured: get('http-create', 'createScheduled.reqPerSec'),
+      met: get('http-create', 'targets.scheduledCreates5000PerS'),
+    },
+    {
+      target: 'create p99 ≤ 20 ms (scheduled)',
+      measured: get('http-create', 'createScheduled.p99'),
+      met: get('http-create', 'targets.scheduledCreateP99Le20ms'),
+    },
+    {
+      target: 'availability ≥ 10,000 req/s',
+      measured: get('http-create', 'availability.reqPerSec'),
+      met: get('http-create', 'targets.availability10000PerS'),
+    },
+    {
+      target: 'wake-up p99 ≤ 10 ms at 2,000/s',
+      measured: get('timers', 'median.p99'),
+      met: get('timers', 'targets.p99Le10ms'),
+    },
+    {
+      target: 'RSS ≤ 1 GiB (MiB)',
+      measured: get('scale', 'restart.rssAfter5sMiB'),
+      met: get('scale', 'targets.rssLe1GiB'),
+    },
+    {
+      target: 'restart ≤ 15 s (ms)',
+      measured: get('scale', 'restart.readyMs'),
+      met: get('scale', 'targets.restartLe15s'),
+    },
+    {
+      target: 'schedule/s > BullMQ (ratio)',
+      measured: get('peer-bullmq', 'ratios.scheduleThroughput'),
+      met: get('peer-bullmq', 'targets.moreThroughput'),
+    },
+    {
+      target: 'lateness p99 < BullMQ (ratio)',
+      measured: get('peer-bullmq', 'ratios.latenessP99'),
+      met: get('peer-bullmq', 'targets.lowerLatenessP99'),
+    },
+    {
+      target: 'simulated day ≤ 60 s (s)',
+      measured: get('sim-day', 'wallSeconds'),
+      met: get('sim-day', 'targets.wallLe60s'),
+    },
+  ].map((r) => ({
+    ...r,
+    measured: r.measured ?? '–',
+    met: r.met === undefined ? 'not run' : r.met ? 'met' : 'NOT met',
+  }));
+  process.stdout.write('\n=== summary ===\n');
+  printTable(rows);
+  writeResult('summary', { quick, rows });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

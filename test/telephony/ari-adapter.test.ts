@@ -1,0 +1,441 @@
+// The ARI adapter against a fake Asterisk (test/helpers/fake-ari.ts) replaying recorded lab
+// traffic: the telephony contract, then what only a real-time, reconnecting adapter has —
+// REST timeouts, a dropped websocket, the reconcile pass, dial-string hygiene, treatments.
+
+import { strict as assert } from 'node:assert';
+import { SystemClock } from '../../src/clock';
+import type { DialableNumber } from '../../src/domain/phone';
+import { AriTelephony, type AriTelephonyOptions } from '../../src/telephony/ari/ari-adapter';
+import type { TelephonyEvent } from '../../src/telephony/port';
+import { isTelephonyError } from '../../src/telephony/telephony-error';
+import { FakeAri } from '../helpers/fake-ari';
+import { realTimeEvents, telephonyContract, type ContractHarness } from './contract';
+
+const n = (s: string): DialableNumber => s as DialableNumber;
+const HUMAN = n('7001');
+const MACHINE = n('7002');
+const BUSY = n('7003');
+const SILENT = n('7004');
+const ABSENT = n('7005');
+const AGENTS = [
+  { id: 'agent1', endpoint: 'PJSIP/agent1' },
+  { id: 'agent2', endpoint: 'PJSIP/agent2' },
+  { id: 'agent-noanswer', endpoint: 'PJSIP/agent-noanswer' },
+];
+
+interface World {
+  fake: FakeAri;
+  port: AriTelephony;
+  ev: ReturnType<typeof realTimeEvents>;
+  close(): Promise<void>;
+}
+
+async function world(extra: Partial<AriTelephonyOptions> = {}, fake?: FakeAri): Promise<World> {
+  const f = fake ?? new FakeAri();
+  const url = fake ? f.url : await f.listen();
+  const port = new AriTelephony({
+    url,
+    username: 'dialback',
+    password: 'dialback',
+    app: 'dialback',
+    customerEndpoint: 'PJSIP/{number}',
+    requestTimeoutMs: 400,
+    reconnect: { initialMs: 30, maxMs: 200 },
+    heartbeatMs: 0,
+    agents: AGENTS,
+    clock: new SystemClock(),
+    ...extra,
+  });
+  const ev = realTimeEvents(port, 5);
+  await port.start();
+  return {
+    fake: f,
+    port,
+    ev,
+    async close() {
+      ev.dispose();
+      await port.stop();
+      if (!fake) await f.close();
+    },
+  };
+}
+
+const of =
+  (callId: string, type?: TelephonyEvent['type']) =>
+  (e: TelephonyEvent): boolean =>
+    'callId' in e && e.callId === callId && (type === undefined || e.type === type);
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+telephonyContract('ari (fake asterisk)', async (): Promise<ContractHarness> => {
+  const w = await world();
+  return {
+    port: w.port,
+    numbers: { human: HUMAN, machine: MACHINE, busy: BUSY, absent: ABSENT },
+    agents: {
+      answering: [{ id: 'agent1', endpoint: 'PJSIP/agent1' }],
+      noAnswer: { id: 'agent-noanswer', endpoint: 'PJSIP/agent-noanswer' },
+    },
+    events: w.ev.events,
+    waitFor: w.ev.waitFor,
+    pass: w.ev.pass,
+    now: w.ev.now,
+    cleanup: () => w.close(),
+    timeouts: { ring: 1000, answer: 1500, command: 1000 },
+  };
+});
+
+describe('ARI adapter (fake asterisk)', function () {
+  let w: World;
+  afterEach(async function () {
+    await w?.close();
+  });
+
+  const dial = (id: string, number: DialableNumber, amd = true, timeoutMs = 1000) =>
+    w.port.dialCustomer({ callId: id, callbackId: 'cb', number, amd, timeoutMs });
+
+  it('originates a customer into the AMD context with the call id as channel id', async function () {
+    w = await world();
+    await w.port.dialCustomer({
+      callId: 'cb1-c1',
+      callbackId: 'cb1',
+      number: HUMAN,
+      amd: true,
+      timeoutMs: 2500,
+      callerId: '5551000',
+      callerName: 'dialback',
+    });
+    const req = w.fake.requests.find((r) => r.path === '/ari/channels' && r.method === 'POST');
+    assert.ok(req);
+    assert.equal(req.query.get('endpoint'), 'PJSIP/7001');
+    assert.equal(req.query.get('channelId'), 'cb1-c1');
+    assert.equal(req.query.get('context'), 'dialback-amd');
+    assert.equal(req.query.get('extension'), 's');
+    assert.equal(req.query.get('priority'), '1');
+    assert.equal(req.query.get('timeout'), '3');
+    assert.equal(req.query.get('callerId'), '"dialback" <5551000>');
+    assert.equal(req.query.get('app'), null);
+  });
+
+  it('originates into the app with args dial when AMD is off, and reports no verdict', async function () {
+    w = await world();
+    await dial('c-noamd', HUMAN, false);
+    const e = await w.ev.waitFor(of('c-noamd', 'call.answered'), 2000);
+    assert.equal(e.type === 'call.answered' && e.amd, undefined);
+    const req = w.fake.requests.find((r) => r.query.get('channelId') === 'c-noamd');
+    assert.equal(req?.query.get('app'), 'dialback');
+    assert.equal(req?.query.get('appArgs'), 'dial');
+    assert.equal(req?.query.get('context'), null);
+  });
+
+  it('maps the recorded human, machine and silent verdicts with their AMD causes', async function () {
+    w = await world();
+    await dial('c-h', HUMAN);
+    await dial('c-m', MACHINE);
+    await dial('c-s', SILENT);
+    const h = await w.ev.waitFor(of('c-h', 'call.answered'), 2000);
+    const m = await w.ev.waitFor(of('c-m', 'call.answered'), 2000);
+    const s = await w.ev.waitFor(of('c-s', 'call.answered'), 2000);
+    assert.deepEqual(
+      [h, m, s].map((e) => (e.type === 'call.answered' ? [e.amd, e.amdCause] : [])),
+      [
+        ['HUMAN', 'HUMAN-800-800'],
+        ['MACHINE', 'MAXWORDS-3-2'],
+        ['MACHINE', 'INITIALSILENCE-2500-2500'],
+      ],
+    );
+    assert.ok(w.ev.events().some(of('c-h', 'call.ringing')), 'the recorded Ringing is reported');
+  });
+
+  it('maps busy to cause 17 at once and absent to cause 19 at the originate timeout', async function () {
+    w = await world();
+    const t0 = Date.now();
+    await dial('c-busy', BUSY);
+    await dial('c-absent', ABSENT);
+    const b = await w.ev.waitFor(of('c-busy', 'call.failed'), 2000);
+    assert.ok(b.type === 'call.failed');
+    assert.deepEqual([b.failure, b.cause], ['busy', 17]);
+    assert.ok(b.at - t0 < 500);
+    const a = await w.ev.waitFor(of('c-absent', 'call.failed'), 3000);
+    assert.ok(a.type === 'call.failed');
+    assert.deepEqual([a.failure, a.cause], ['no-answer', 19]);
+    assert.ok(a.at - t0 >= 900, `absent failed after ${a.at - t0} ms`);
+  });
+
+  it('maps an agent who never answers to no-answer', async function () {
+    w = await world();
+    await w.port.dialAgent({
+      callId: 'a-na',
+      callbackId: 'cb',
+      agentId: 'agent-noanswer',
+      endpoint: 'PJSIP/agent-noanswer',
+      timeoutMs: 1000,
+    });
+    const t0 = Date.now();
+    const e = await w.ev.waitFor(of('a-na', 'call.failed'), 3000);
+    assert.ok(Date.now() - t0 >= 900, 'only once the ring timeout is over');
+    assert.ok(e.type === 'call.failed' && e.failure === 'no-answer' && e.cause === 19);
+    assert.ok(w.ev.events().some(of('a-na', 'call.ringing')));
+  });
+
+  it('reports an endpoint Asterisk cannot allocate as unreachable', async function () {
+    w = await world();
+    await dial('c-nowhere', n('7999'));
+    const e = await w.ev.waitFor(of('c-nowhere'), 2000);
+    assert.ok(e.type === 'call.failed' && e.failure === 'unreachable');
+  });
+
+  it('refuses a dial string with anything but digits and a leading plus, without calling Asterisk', async function () {
+    w = await world();
+    for (const bad of ['5115&PJSIP/other', '7001,1', '70 01', '']) {
+      await assert.rejects(dial(`c-bad-${bad.length}`, n(bad)), (e: unknown) =>
+        isTelephonyError(e, 'INVALID_DIAL_STRING'),
+      );
+    }
+    await assert.rejects(
+      w.port.dialAgent({
+        callId: 'a-bad',
+        callbackId: 'cb',
+        agentId: 'x',
+        endpoint: 'PJSIP/agent1&PJSIP/agent2',
+        timeoutMs: 1000,
+      }),
+      (e: unknown) => isTelephonyError(e, 'INVALID_DIAL_STRING'),
+    );
+    assert.equal(
+      w.fake.requests.filter((r) => r.path === '/ari/channels' && r.method === 'POST').length,
+      0,
+    );
+  });
+
+  it('follows the live channel instead of placing a second call when a restarted adapter dials the same id', async function () {
+    w = await world();
+    await dial('c-dup', HUMAN);
+    await w.ev.waitFor(of('c-dup', 'call.answered'), 2000);
+    // A second process (after a crash) knows nothing and dials the same deterministic id.
+    const second = await world({}, w.fake);
+    try {
+      await second.port.dialCustomer({
+        callId: 'c-dup',
+        callbackId: 'cb',
+        number: HUMAN,
+        amd: true,
+        timeoutMs: 1000,
+      });
+      assert.equal(w.fake.originates('c-dup'), 2, 'the second originate reached Asterisk');
+      assert.equal(w.fake.channels.size, 1, 'Asterisk refused it (409): still one channel');
+      const answered = await second.ev.waitFor(of('c-dup', 'call.answered'), 1000);
+      assert.ok(answered.type === 'call.answered' && answered.amd === 'HUMAN');
+      await second.port.hangup('c-dup');
+      await second.ev.waitFor(of('c-dup', 'call.ended'), 1000);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('creates the bridge once when bridge is retried and reports bridge.joined once per command', async function () {
+    w = await world();
+    await dial('c-b', HUMAN);
+    await w.port.dialAgent({
+      callId: 'a-b',
+      callbackId: 'cb',
+      agentId: 'agent1',
+      endpoint: 'PJSIP/agent1',
+      timeoutMs: 1000,
+    });
+    await w.ev.waitFor(of('c-b', 'call.answered'), 2000);
+    await w.ev.waitFor(of('a-b', 'call.answered'), 2000);
+    const t0 = Date.now();
+    await w.port.bridge('cb-b', ['c-b', 'a-b']);
+    const joined = await w.ev.waitFor((e) => e.type === 'bridge.joined', 1000);
+    const tookMs = joined.at - t0;
+    await w.port.bridge('cb-b', ['c-b', 'a-b']);
+    await sleep(50);
+    assert.equal(w.fake.bridges.size, 1);
+    assert.deepEqual([...(w.fake.bridges.get('cb-b') ?? [])].sort(), ['a-b', 'c-b']);
+    assert.equal(w.ev.events().filter((e) => e.type === 'bridge.joined').length, 2);
+    assert.ok(tookMs < 200, `bridge.joined after ${tookMs} ms`);
+    const snap = await w.port.getCall('a-b');
+    assert.deepEqual(snap, { callId: 'a-b', status: 'bridged', bridgeId: 'cb-b' });
+    await w.port.hangup('c-b');
+    await w.port.hangup('a-b');
+    await w.ev.waitFor(of('a-b', 'call.ended'), 1000);
+    await sleep(30);
+    assert.equal(w.fake.bridges.size, 0, 'the emptied bridge is removed');
+  });
+
+  it('refuses to bridge a call that is still ringing', async function () {
+    w = await world();
+    await dial('c-ring', ABSENT);
+    await assert.rejects(w.port.bridge('b-x', ['c-ring']), (e: unknown) =>
+      isTelephonyError(e, 'CALL_NOT_ANSWERED'),
+    );
+  });
+
+  it('answers getCall with undefined for a channel Asterisk does not know (404)', async function () {
+    w = await world();
+    assert.equal(await w.port.getCall('never-dialled'), undefined);
+    assert.ok(w.fake.requests.some((r) => r.path === '/ari/channels/never-dialled'));
+  });
+
+  it('reads an untracked live channel from Asterisk (after a restart) as answered', async function () {
+    w = await world();
+    await dial('c-old', HUMAN);
+    await w.ev.waitFor(of('c-old', 'call.answered'), 2000);
+    const second = await world({}, w.fake);
+    try {
+      assert.deepEqual(await second.port.getCall('c-old'), { callId: 'c-old', status: 'answered' });
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('gives up on a REST call that never answers after the request timeout, with TELEPHONY_DOWN', async function () {
+    w = await world({ requestTimeoutMs: 300 });
+    w.fake.hangRest = true;
+    const t0 = Date.now();
+    await assert.rejects(w.port.getCall('whatever'), (e: unknown) =>
+      isTelephonyError(e, 'TELEPHONY_DOWN'),
+    );
+    const took = Date.now() - t0;
+    assert.ok(took >= 280 && took < 1000, `rejected after ${took} ms`);
+    w.fake.hangRest = false;
+    w.fake.releaseHung();
+  });
+
+  it('reconnects after the websocket drops: connection.changed down then up, isReady false then true', async function () {
+    w = await world();
+    assert.equal(w.port.isReady(), true);
+    w.fake.refuseWebsockets = true;
+    w.fake.dropWebsockets();
+    await w.ev.waitFor((e) => e.type === 'connection.changed' && !e.up, 1000);
+    assert.equal(w.port.isReady(), false);
+    await assert.rejects(dial('c-down', HUMAN), (e: unknown) =>
+      isTelephonyError(e, 'TELEPHONY_DOWN'),
+    );
+    await sleep(300); // a few refused attempts: the loop must keep trying
+    w.fake.refuseWebsockets = false;
+    const before = w.ev.events().length;
+    await w.ev.waitFor(
+      (e) => e.type === 'connection.changed' && e.up && w.ev.events().indexOf(e) >= before,
+      2000,
+    );
+    assert.equal(w.port.isReady(), true);
+    const changes = w.ev
+      .events()
+      .filter((e) => e.type === 'connection.changed')
+      .map((e) => (e.type === 'connection.changed' ? e.up : undefined));
+    assert.deepEqual(changes, [true, false, true]);
+    await dial('c-after', HUMAN);
+    await w.ev.waitFor(of('c-after', 'call.answered'), 2000);
+  });
+
+  it('ends a call that vanished while the websocket was down, and fails one that was still ringing', async function () {
+    w = await world();
+    await dial('c-live', HUMAN);
+    await dial('c-ringing', ABSENT, true, 5000);
+    await w.ev.waitFor(of('c-live', 'call.answered'), 2000);
+    await dial('c-stays', HUMAN);
+    await w.ev.waitFor(of('c-stays', 'call.answered'), 2000);
+    w.fake.refuseWebsockets = true;
+    w.fake.dropWebsockets();
+    await w.ev.waitFor((e) => e.type === 'connection.changed' && !e.up, 1000);
+    assert.ok(w.fake.vanish('c-live'));
+    assert.ok(w.fake.vanish('c-ringing'));
+    w.fake.refuseWebsockets = false;
+    const ended = await w.ev.waitFor(of('c-live', 'call.ended'), 2000);
+    assert.equal(ended.type, 'call.ended');
+    const failed = await w.ev.waitFor(of('c-ringing', 'call.failed'), 2000);
+    assert.ok(failed.type === 'call.failed' && failed.failure === 'failed');
+    assert.equal(
+      w.ev.events().some(of('c-stays', 'call.ended')),
+      false,
+      'a surviving call stays up',
+    );
+    assert.equal((await w.port.getCall('c-stays'))?.status, 'answered');
+  });
+
+  it('loops a treatment until stopped and falls back to tone:ring when the sound is missing', async function () {
+    w = await world();
+    w.fake.playbackMs = 30;
+    await dial('c-play', HUMAN);
+    await w.ev.waitFor(of('c-play', 'call.answered'), 2000);
+    await w.port.play('c-play', 'sound:queue-periodic-announce');
+    await sleep(120);
+    const plays = () =>
+      w.fake.requests
+        .filter((r) => r.path === '/ari/channels/c-play/play')
+        .map((r) => r.query.get('media'));
+    assert.ok(plays().length >= 3, `played ${plays().length} times`);
+    await w.port.stopPlayback('c-play');
+    const count = plays().length;
+    await sleep(100);
+    assert.equal(plays().length, count, 'no restart after stopPlayback');
+
+    w.fake.missingMedia.add('sound:nope');
+    await w.port.play('c-play', 'sound:nope');
+    await sleep(60);
+    assert.ok(
+      plays().slice(count).includes('tone:ring'),
+      `played ${plays().slice(count).join(',')}`,
+    );
+    await w.port.stopPlayback('c-play');
+  });
+
+  it('reports agent presence from the endpoint list and EndpointStateChange', async function () {
+    w = await world();
+    const first = await w.ev.waitFor(
+      (e) => e.type === 'agent.presence' && e.agentId === 'agent1',
+      1000,
+    );
+    assert.ok(first.type === 'agent.presence' && first.available);
+    w.fake.broadcast({
+      type: 'EndpointStateChange',
+      endpoint: { technology: 'PJSIP', resource: 'agent1', state: 'offline', channel_ids: [] },
+    });
+    const off = await w.ev.waitFor(
+      (e) => e.type === 'agent.presence' && e.agentId === 'agent1' && !e.available,
+      1000,
+    );
+    assert.ok(off);
+    w.fake.broadcast({
+      type: 'EndpointStateChange',
+      endpoint: {
+        technology: 'PJSIP',
+        resource: 'customer-human',
+        state: 'offline',
+        channel_ids: [],
+      },
+    });
+    await sleep(30);
+    assert.equal(
+      w.ev
+        .events()
+        .filter(
+          (e) =>
+            e.type === 'agent.presence' &&
+            e.agentId !== 'agent1' &&
+            e.agentId !== 'agent2' &&
+            e.agentId !== 'agent-noanswer',
+        ).length,
+      0,
+      'only agents are reported',
+    );
+  });
+
+  it('keeps trying to connect while Asterisk is away at start, and becomes ready when it comes', async function () {
+    const fake = new FakeAri();
+    await fake.listen();
+    fake.refuseWebsockets = true;
+    w = await world({ startWaitMs: 200 }, fake);
+    const close = w.close;
+    w.close = async () => {
+      await close();
+      await fake.close();
+    };
+    assert.equal(w.port.isReady(), false);
+    fake.refuseWebsockets = false;
+    await w.ev.waitFor((e) => e.type === 'connection.changed' && e.up, 2000);
+    assert.equal(w.port.isReady(), true);
+  });
+});
