@@ -43,6 +43,7 @@ import type { TelephonyEvent, TelephonyPort } from '../telephony/port';
 import { EwtBoard, spawnAgentPool, type PoolMsg } from './agent-pool-actor';
 import { MessageHub, spawnNotifier, type OutboundDelivery } from './notifier-actor';
 import type { ActionReply, SessionDeps, SessionMsg } from './session-actor';
+import { spawnSession } from './session-actor';
 import { spawnSupervisor, type SupervisorMsg } from './supervisor';
 import { spawnTimer, type TimerMsg } from './timer-actor';
 
@@ -92,6 +93,9 @@ export class Engine implements CallbackEngine {
   private readonly system: Ref<unknown>;
   private readonly services = new Map<string, ServiceDefinition>();
   private readonly supervisors = new Map<string, Ref<SupervisorMsg>>();
+  /** Live session actors by callback id: messages go straight to them (see route). */
+  private readonly live = new Map<string, Ref<SessionMsg>>();
+  private sessionDeps!: SessionDeps;
   private readonly timer: Ref<TimerMsg>;
   private readonly poolRef: Ref<PoolMsg>;
   private readonly unsubscribeTelephony: () => void;
@@ -161,10 +165,14 @@ export class Engine implements CallbackEngine {
       ewt: this.ewt,
       agentEndpoint: (agentId) => this.pool.get(agentId)?.endpoint,
       reroute: (id, msg) => this.route(id, msg),
+      stopped: (id, ref) => {
+        if (this.live.get(id) === ref) this.live.delete(id);
+      },
       idleMs: deps.idleMs ?? 30_000,
     };
+    this.sessionDeps = sessionDeps;
     for (const s of deps.services)
-      this.supervisors.set(s.name, spawnSupervisor(this.system, s.name, sessionDeps, logger));
+      this.supervisors.set(s.name, spawnSupervisor(this.system, s.name, logger));
     this.unsubscribeTelephony = deps.telephony.subscribe((e) => this.onTelephony(e));
   }
 
@@ -204,8 +212,18 @@ export class Engine implements CallbackEngine {
 
   // ---- routing -------------------------------------------------------------------------------
 
+  /**
+   * Sends a message to a callback's session, spawning it under its service's supervisor when
+   * it is not live. Live sessions are addressed directly: going through the supervisor would
+   * make nact copy the supervisor's map of children for every message.
+   */
   private route(id: string, msg: SessionMsg, service?: string): void {
     if (this.stopped) return;
+    const live = this.live.get(id);
+    if (live) {
+      dispatch(live, msg);
+      return;
+    }
     const svc = service ?? this.deps.store.get(id)?.service;
     const sup = svc ? this.supervisors.get(svc) : undefined;
     if (!sup) {
@@ -220,7 +238,9 @@ export class Engine implements CallbackEngine {
         });
       return;
     }
-    dispatch(sup, { type: 'route', id, msg });
+    const ref = spawnSession(sup, id, this.sessionDeps);
+    this.live.set(id, ref);
+    dispatch(ref, msg);
   }
 
   private ask(

@@ -4,7 +4,7 @@
 // actor holds no state the store does not: it stops when idle and is re-spawned on demand.
 
 import { dispatch, spawn, stop, type Ref } from 'nact';
-import type { Clock } from '../clock';
+import type { Clock, TimerHandle } from '../clock';
 import type { DialableNumber } from '../domain/phone';
 import { nextWake, transition } from '../domain/session-machine';
 import type { SessionEffect, SessionEvent, SessionState } from '../domain/session-types';
@@ -34,7 +34,9 @@ export type SessionMsg =
       userData: Record<string, string>;
       reply: (r: ActionReply) => void;
     }
-  | { type: 'wake' };
+  | { type: 'wake' }
+  /** The idle timer fired: stop unless something happened since it was armed. */
+  | { type: 'idle' };
 
 export interface SessionDeps {
   store: Store;
@@ -49,6 +51,11 @@ export interface SessionDeps {
   agentEndpoint: (agentId: string) => string | undefined;
   /** Re-enters a message through the supervisor (for messages left when the actor stops). */
   reroute: (id: string, msg: SessionMsg) => void;
+  /**
+   * Called when the actor decides to stop, before any later message could reach it: the
+   * engine routes to live actors directly and must forget this one at that very moment.
+   */
+  stopped: (id: string, ref: Ref<SessionMsg>) => void;
   idleMs: number;
 }
 
@@ -88,6 +95,25 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
   };
 
   const self = (ctx: { self: Ref<unknown> }): Ref<SessionMsg> => ctx.self as Ref<SessionMsg>;
+
+  // Idle stop is our own rather than nact's shutdownAfter: nact stops from a timer, outside
+  // the mailbox, leaving a moment where a message sent to the ref is silently dropped. Here
+  // the decision is a message, taken in order, and the engine forgets the ref at once.
+  let lastActivity = clock.now();
+  let idleTimer: TimerHandle | undefined;
+  const armIdle = (me: Ref<SessionMsg>): void => {
+    if (idleTimer) return;
+    idleTimer = clock.setTimer(lastActivity + deps.idleMs, () => {
+      idleTimer = undefined;
+      dispatch(me, { type: 'idle' });
+    });
+  };
+  const retire = (me: Ref<SessionMsg>): void => {
+    if (idleTimer) clock.clearTimer(idleTimer);
+    idleTimer = undefined;
+    deps.stopped(id, me);
+    stop(me);
+  };
 
   /** Applies one event: transition, persist, then effects. Returns the new live state. */
   const apply = (
@@ -318,6 +344,13 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
     parent,
     (live: Live | undefined, msg: SessionMsg, ctx): Live | undefined => {
       const me = self(ctx);
+      if (msg.type === 'idle') {
+        if (clock.now() - lastActivity >= deps.idleMs) retire(me);
+        else armIdle(me);
+        return live;
+      }
+      lastActivity = clock.now();
+      armIdle(me);
       switch (msg.type) {
         case 'create': {
           const now = clock.now();
@@ -338,7 +371,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
             );
           } catch (err) {
             msg.reply({ ok: false, error: err instanceof Error ? err : new Error(String(err)) });
-            stop(me);
+            retire(me);
             return undefined;
           }
           deps.metrics.bookings.inc({ service: row.service });
@@ -369,7 +402,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
               busy: cur.state.phase === 'talking',
             });
           const next = apply(cur, msg.event, me, msg.reply);
-          if (next.state.phase === 'completed') stop(me);
+          if (next.state.phase === 'completed') retire(me);
           return next;
         }
         case 'reschedule': {
@@ -428,7 +461,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
             const at = nextWake(cur.state);
             if (at !== undefined) dispatch(deps.timer, { type: 'schedule', id, at });
           }
-          if (cur.state.phase === 'completed') stop(me);
+          if (cur.state.phase === 'completed') retire(me);
           return cur;
         }
         default:
@@ -437,8 +470,9 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
     },
     id,
     {
-      shutdownAfter: deps.idleMs,
       onCrash: (msg, err, ctx) => {
+        deps.stopped(id, ctx.self as Ref<SessionMsg>);
+        if (idleTimer) clock.clearTimer(idleTimer);
         deps.logger.error(
           { err, callbackId: id, msg: (msg as SessionMsg | undefined)?.type },
           'session crashed',

@@ -53,6 +53,8 @@ export interface PoolOptions {
 export class AgentPool {
   private readonly agents = new Map<string, AgentRecord>();
   private waiters: Waiter[] = [];
+  private readonly queued = new Set<string>();
+  private readonly waitingPerTarget = new Map<string, number>();
   private seq = 0;
 
   constructor(private readonly opts: PoolOptions) {}
@@ -122,13 +124,31 @@ export class AgentPool {
 
   /** Queues a callback for an agent of `target` (lower priority value goes first). */
   request(callbackId: string, target: string, priority: number): void {
-    if (this.waiters.some((w) => w.callbackId === callbackId)) return;
-    this.waiters.push({ callbackId, target, priority, seq: this.seq++ });
-    this.waiters.sort((x, y) => x.priority - y.priority || x.seq - y.seq);
+    if (this.queued.has(callbackId)) return;
+    this.queued.add(callbackId);
+    this.waitingPerTarget.set(target, (this.waitingPerTarget.get(target) ?? 0) + 1);
+    // Sorted by (priority, arrival): the newcomer goes after everyone of its priority or better.
+    let lo = 0;
+    let hi = this.waiters.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.waiters[mid].priority <= priority) lo = mid + 1;
+      else hi = mid;
+    }
+    this.waiters.splice(lo, 0, { callbackId, target, priority, seq: this.seq++ });
   }
 
   withdraw(callbackId: string): void {
-    this.waiters = this.waiters.filter((w) => w.callbackId !== callbackId);
+    if (!this.queued.has(callbackId)) return;
+    const i = this.waiters.findIndex((w) => w.callbackId === callbackId);
+    if (i >= 0) this.dequeue(this.waiters.splice(i, 1)[0]);
+  }
+
+  private dequeue(w: Waiter): void {
+    this.queued.delete(w.callbackId);
+    const n = (this.waitingPerTarget.get(w.target) ?? 1) - 1;
+    if (n > 0) this.waitingPerTarget.set(w.target, n);
+    else this.waitingPerTarget.delete(w.target);
   }
 
   /** Ends a reservation or a call. `handled` puts the agent in wrap-up, `no-answer` makes it not ready. */
@@ -232,10 +252,19 @@ export class AgentPool {
 
   /** Matches waiting callbacks with ready agents, in queue order. */
   match(now: number): Grant[] {
+    if (this.waiters.length === 0) return [];
+    // Most calls find no agent ready at all (the queue is long because agents are busy):
+    // one pass over the agents tells which targets can be served, so waiters of the others
+    // cost nothing.
+    const servable = new Set<string>();
+    for (const a of this.agents.values())
+      if (a.state === 'ready' && a.reachable) for (const g of a.groups) servable.add(g);
+    if (servable.size === 0) return [];
     const grants: Grant[] = [];
     const remaining: Waiter[] = [];
     for (const w of this.waiters) {
-      const agent = this.longestIdle(w.target);
+      const agent = servable.has(w.target) ? this.longestIdle(w.target) : undefined;
+      if (!agent) servable.delete(w.target);
       if (!agent) {
         remaining.push(w);
         continue;
@@ -244,6 +273,7 @@ export class AgentPool {
       agent.callbackId = w.callbackId;
       agent.reservedUntil = now + this.opts.reservationTimeoutMs;
       grants.push({ callbackId: w.callbackId, agentId: agent.id, endpoint: agent.endpoint });
+      this.dequeue(w);
     }
     this.waiters = remaining;
     return grants;
@@ -266,14 +296,14 @@ export class AgentPool {
       else if (a.state === 'busy' || a.state === 'wrap-up') f.busy++;
       else if (a.state === 'reserved') f.reserved++;
     }
-    f.waiting = this.waiters.filter((w) => w.target === target).length;
+    f.waiting = this.waitingPerTarget.get(target) ?? 0;
     return f;
   }
 
   targets(): string[] {
     const s = new Set<string>();
     for (const a of this.agents.values()) a.groups.forEach((g) => s.add(g));
-    for (const w of this.waiters) s.add(w.target);
+    for (const t of this.waitingPerTarget.keys()) s.add(t);
     return [...s];
   }
 

@@ -5,7 +5,7 @@ import { VirtualClock } from '../../src/clock';
 import { resolveConfig } from '../../src/config';
 import { Engine } from '../../src/actors/engine';
 import type { StreamMessage } from '../../src/engine-api';
-import { silentLogger } from '../../src/logger';
+import pino from 'pino';
 import { openSqliteStore } from '../../src/store/sqlite-store';
 import type { Store } from '../../src/store/store';
 import {
@@ -43,6 +43,8 @@ export class Harness {
   readonly engine: Engine;
   readonly messages: StreamMessage[] = [];
   readonly telephonyEvents: TelephonyEvent[] = [];
+  /** Errors the engine logged: a healthy run logs none (a crashed actor logs one). */
+  readonly errors: string[] = [];
 
   constructor(opts: HarnessOptions = {}) {
     this.clock = opts.clock ?? new VirtualClock(START);
@@ -83,7 +85,7 @@ export class Harness {
       clock: this.clock,
       store: this.store,
       telephony: this.telephony,
-      logger: silentLogger(),
+      logger: pino({ level: 'error' }, { write: (line: string) => this.errors.push(line) }),
       services: cfg.services,
       agents: cfg.agents,
       nodeId: '440',
@@ -102,6 +104,8 @@ export class Harness {
   async stop(): Promise<void> {
     await this.engine.stop();
     await this.telephony.stop();
+    if (this.errors.length > 0)
+      throw new Error(`the engine logged errors:\n${this.errors.join('')}`);
   }
 
   create(fields: Record<string, string>): Promise<string> {

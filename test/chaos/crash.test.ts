@@ -107,7 +107,9 @@ async function call(
 ): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(`${base}${url}`, {
     method,
-    ...(body ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
+    ...(body
+      ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }
+      : {}),
     signal: AbortSignal.timeout(5000),
   });
   const text = await res.text();
@@ -141,7 +143,8 @@ async function worker(
         if (r < 0.2) kind = 'delayed';
         else if (r < 0.35) kind = 'scheduled';
         else if (r < 0.4) kind = 'far';
-        const service = kind === 'delayed' || (kind === 'scheduled' && rng() < 0.3) ? 'delayed' : 'now';
+        const service =
+          kind === 'delayed' || (kind === 'scheduled' && rng() < 0.3) ? 'delayed' : 'now';
         const q = rng();
         const number =
           q < 0.1
@@ -157,9 +160,12 @@ async function worker(
         if (kind === 'far')
           fields._desired_time = new Date(Date.now() + FAR_MS + rng() * 86_400_000).toISOString();
         ledger.inFlightWrites++;
-        const res = await call(base, 'POST', `/genesys/1/service/callback/${service}`, fields).finally(
-          () => ledger.inFlightWrites--,
-        );
+        const res = await call(
+          base,
+          'POST',
+          `/genesys/1/service/callback/${service}`,
+          fields,
+        ).finally(() => ledger.inFlightWrites--);
         countStatus(ledger, res.status);
         if (res.status === 200) {
           const id = String(res.json._id);
@@ -309,6 +315,17 @@ describe('chaos: SIGKILL under load (real process)', function () {
         callback_id: string;
         at: number;
       }>;
+      // Customer lines cut by a kill are dialled again as new attempts (README, "Choices"):
+      // count the callbacks whose every failed attempt was such a line.
+      const lostOnly = (
+        db
+          .prepare(
+            "SELECT c.id, group_concat(json_extract(e.event, '$.failure')) AS f FROM callbacks c " +
+              "JOIN events e ON e.callback_id = c.id WHERE c.reason = 'FAIL_CALL_TO_CUSTOMER' " +
+              "AND json_extract(e.event, '$.type') = 'call.failed' GROUP BY c.id",
+          )
+          .all() as Array<{ id: string; f: string }>
+      ).filter((r) => r.f.split(',').every((x) => x === 'lost')).length;
       db.close();
       await stopServer(current, 'SIGTERM');
       current = undefined;
@@ -383,6 +400,7 @@ describe('chaos: SIGKILL under load (real process)', function () {
         killsWithSessions: killsIn,
         phasesAtKill: Object.fromEntries(phasesAtKill),
         outcomes: reasons,
+        failedOnlyByLinesCutByKills: lostOnly,
         resumeMs: {
           min: sorted[0],
           median: sorted[Math.floor(sorted.length / 2)],
@@ -397,11 +415,19 @@ describe('chaos: SIGKILL under load (real process)', function () {
       assert.deepEqual(doubles, [], 'no call id dialled twice');
       assert.deepEqual(unrecorded, [], 'every dial was recorded in the store before it was placed');
       assert.deepEqual(overDialled, [], `no callback dialled more than ${MAX_DIAL_ATTEMPTS} times`);
-      assert.deepEqual(cancelledThenDialled, [], 'nothing dialled after its cancel was acknowledged');
+      assert.deepEqual(
+        cancelledThenDialled,
+        [],
+        'nothing dialled after its cancel was acknowledged',
+      );
       assert.deepEqual(cancelNotKept, [], 'every acknowledged cancel is final');
       assert.deepEqual(rescheduleNotKept, [], 'every acknowledged reschedule is kept');
       assert.deepEqual(
-        stuck.map((r) => ({ id: r.id, gms: r.gms, phase: (JSON.parse(r.state) as { phase: string }).phase })),
+        stuck.map((r) => ({
+          id: r.id,
+          gms: r.gms,
+          phase: (JSON.parse(r.state) as { phase: string }).phase,
+        })),
         [],
         'every near session reached a final state',
       );

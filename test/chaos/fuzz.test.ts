@@ -30,7 +30,8 @@ function raw(port: number, request: string | Buffer): Promise<string> {
   });
 }
 
-const statusOf = (response: string): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1] ?? 0);
+const statusOf = (response: string): number =>
+  Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1] ?? 0);
 
 describe('chaos: hostile input against the real engine', function () {
   this.timeout(10 * 60_000);
@@ -38,14 +39,23 @@ describe('chaos: hostile input against the real engine', function () {
   it(`answers ${RUNS} fuzzed requests without a 5xx, stays healthy and keeps its heap flat`, async () => {
     const gcExposed = typeof (globalThis as { gc?: unknown }).gc === 'function';
     const f = await runHostileFuzz(RUNS);
-    recordFigures('fuzz', { profile: PROFILE, gcExposed, heapBoundMiB: HEAP_BOUND_MIB, ...f, fiveXx: f.fiveXx.length });
+    recordFigures('fuzz', {
+      profile: PROFILE,
+      gcExposed,
+      heapBoundMiB: HEAP_BOUND_MIB,
+      ...f,
+      fiveXx: f.fiveXx.length,
+    });
     assert.equal(f.requests, RUNS);
     assert.deepEqual(f.fiveXx, [], 'no 5xx');
     assert.equal(f.healthzAfter, 200, '/healthz still answers');
     assert.deepEqual(f.undialableStored, [], 'only E.164 numbers or extensions stored');
     assert.deepEqual(f.undialableDialled, [], 'only E.164 numbers or extensions dialled');
     assert.deepEqual(f.unsafeCallerIds, [], 'caller ids are digits only');
-    assert.ok(gcExposed, 'run with --expose-gc (the chaos mocharc sets it) so heap readings mean something');
+    assert.ok(
+      gcExposed,
+      'run with --expose-gc (the chaos mocharc sets it) so heap readings mean something',
+    );
     assert.ok(
       f.heapGrowthMiB < HEAP_BOUND_MIB,
       `heap grew ${f.heapGrowthMiB} MiB over ${RUNS} requests (bound ${HEAP_BOUND_MIB} MiB)`,
@@ -96,9 +106,13 @@ describe('chaos: hostile input against the real engine', function () {
       ],
       [
         'an over-long request line',
-        () => `GET /genesys/1/service/${'x'.repeat(70_000)}/check-queue-position HTTP/1.1\r\nHost: x\r\n\r\n`,
+        () =>
+          `GET /genesys/1/service/${'x'.repeat(70_000)}/check-queue-position HTTP/1.1\r\nHost: x\r\n\r\n`,
       ],
-      ['garbage instead of HTTP', () => '\u0016\u0003\u0001\u0002\u0000\u0001\u0000\u0001\u00fc\u0003\u0003\r\n\r\n'],
+      [
+        'garbage instead of HTTP',
+        () => '\u0016\u0003\u0001\u0002\u0000\u0001\u0000\u0001\u00fc\u0003\u0003\r\n\r\n',
+      ],
     ];
 
     for (const [name, make] of cases)
@@ -106,7 +120,9 @@ describe('chaos: hostile input against the real engine', function () {
         const res = await raw(port, make());
         const status = statusOf(res);
         assert.ok(
-          status === 0 ? res === '' || res === 'RESET' || res === 'TIMEOUT' : status >= 400 && status < 500,
+          status === 0
+            ? res === '' || res === 'RESET' || res === 'TIMEOUT'
+            : status >= 400 && status < 500,
           `${name}: ${res.slice(0, 200)}`,
         );
         assert.notEqual(res, 'TIMEOUT', 'the server did not leave the connection hanging');

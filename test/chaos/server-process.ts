@@ -39,7 +39,10 @@ export interface ServerSpec {
   env?: Record<string, string>;
 }
 
-export async function startServer(spec: ServerSpec, readyTimeoutMs = 30_000): Promise<ServerProcess> {
+export async function startServer(
+  spec: ServerSpec,
+  readyTimeoutMs = 30_000,
+): Promise<ServerProcess> {
   const t0 = Date.now();
   const child = spawn(process.execPath, [BIN, 'start', '--config', spec.configFile], {
     cwd: ROOT,

@@ -304,15 +304,27 @@ function multipart(obj: Record<string, unknown>, boundary: string): string {
 
 function urlencoded(obj: Record<string, unknown>): string {
   return Object.entries(obj)
-    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(typeof v === 'string' ? v : JSON.stringify(v))}`)
+    .map(
+      ([k, v]) =>
+        `${encodeURIComponent(k)}=${encodeURIComponent(typeof v === 'string' ? v : JSON.stringify(v))}`,
+    )
     .join('&');
 }
 
 type Body = { payload?: string | Buffer; contentType?: string };
 
 const body: fc.Arbitrary<Body> = fc.oneof(
-  { weight: 5, arbitrary: fields.map((f) => ({ payload: JSON.stringify(f), contentType: 'application/json' })) },
-  { weight: 2, arbitrary: fields.map((f) => ({ payload: urlencoded(f), contentType: 'application/x-www-form-urlencoded' })) },
+  {
+    weight: 5,
+    arbitrary: fields.map((f) => ({ payload: JSON.stringify(f), contentType: 'application/json' })),
+  },
+  {
+    weight: 2,
+    arbitrary: fields.map((f) => ({
+      payload: urlencoded(f),
+      contentType: 'application/x-www-form-urlencoded',
+    })),
+  },
   {
     weight: 2,
     arbitrary: fields.map((f) => ({
@@ -358,19 +370,21 @@ const body: fc.Arbitrary<Body> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({}) },
   {
     weight: 1,
-    arbitrary: fc.json({ maxDepth: 4 }).map((j) => ({ payload: j, contentType: 'application/json' })),
+    arbitrary: fc
+      .json({ maxDepth: 4 })
+      .map((j) => ({ payload: j, contentType: 'application/json' })),
   },
 );
 
 const headers: fc.Arbitrary<Record<string, string>> = fc.oneof(
-  { weight: 6, arbitrary: fc.constant({}) },
+  { weight: 6, arbitrary: fc.constant<Record<string, string>>({}) },
   {
     weight: 1,
     arbitrary: fc.integer({ min: 1000, max: 60_000 }).map((n) => ({ 'x-junk': 'h'.repeat(n) })),
   },
   {
     weight: 1,
-    arbitrary: fc.constantFrom(
+    arbitrary: fc.constantFrom<Record<string, string>>(
       { 'last-event-id': 'abc' },
       { 'last-event-id': '-1' },
       { 'last-event-id': '9'.repeat(400) },
@@ -387,7 +401,9 @@ const headers: fc.Arbitrary<Record<string, string>> = fc.oneof(
   },
 );
 
-type Route = (ids: string[]) => fc.Arbitrary<Omit<InjectOptions, 'payload' | 'headers'> & { hasBody: boolean }>;
+type Route = (
+  ids: string[],
+) => fc.Arbitrary<Omit<InjectOptions, 'payload' | 'headers'> & { hasBody: boolean }>;
 
 const svc = fc.oneof(
   { weight: 8, arbitrary: fc.constantFrom(...SERVICES) },
@@ -419,35 +435,67 @@ function query(pairs: Array<[string, string]>): string {
   return pairs.map(([k, v]) => `${enc(k)}=${enc(v)}`).join('&');
 }
 
-const qv = fc.oneof(anyText, fc.integer().map(String), fc.constantFrom('', '0', '-1', '1e99', 'NaN'));
+const qv = fc.oneof(
+  anyText,
+  fc.integer().map(String),
+  fc.constantFrom('', '0', '-1', '1e99', 'NaN'),
+);
 
 const routes: Route[] = [
   () =>
-    fc.tuple(svc, fc.constantFrom('timestamp', 'start', 'end', 'number-of-days', 'max-time-slots', '_'), fc.oneof(qv, fc.constantFrom(...badDates)), fc.boolean()).map(([s, k, v, two]) => ({
-      method: 'GET' as const,
-      url: `/genesys/1/service/callback/${enc(s)}/availability?${query([[k, v], ...(two ? ([['timestamp', new Date(FUZZ_START).toISOString()]] as Array<[string, string]>) : [])])}`,
-      hasBody: false,
+    fc
+      .tuple(
+        svc,
+        fc.constantFrom('timestamp', 'start', 'end', 'number-of-days', 'max-time-slots', '_'),
+        fc.oneof(qv, fc.constantFrom(...badDates)),
+        fc.boolean(),
+      )
+      .map(([s, k, v, two]) => ({
+        method: 'GET' as const,
+        url: `/genesys/1/service/callback/${enc(s)}/availability?${query([[k, v], ...(two ? ([['timestamp', new Date(FUZZ_START).toISOString()]] as Array<[string, string]>) : [])])}`,
+        hasBody: false,
+      })),
+  () =>
+    fc
+      .tuple(
+        svc,
+        fc.constantFrom('timezone', 'start-ms', 'end-ms', 'report-busy', 'max-time-slots'),
+        fc.oneof(qv, fc.constantFrom(...zones)),
+      )
+      .map(([s, k, v]) => ({
+        method: 'GET' as const,
+        url: `/genesys/2/service/callback/${enc(s)}/availability?${query([[k, v]])}`,
+        hasBody: false,
+      })),
+  () =>
+    svc.map((s) => ({
+      method: 'POST' as const,
+      url: `/genesys/1/service/callback/${enc(s)}`,
+      hasBody: true,
     })),
   () =>
-    fc.tuple(svc, fc.constantFrom('timezone', 'start-ms', 'end-ms', 'report-busy', 'max-time-slots'), fc.oneof(qv, fc.constantFrom(...zones))).map(([s, k, v]) => ({
-      method: 'GET' as const,
-      url: `/genesys/2/service/callback/${enc(s)}/availability?${query([[k, v]])}`,
-      hasBody: false,
-    })),
-  () =>
-    svc.map((s) => ({ method: 'POST' as const, url: `/genesys/1/service/callback/${enc(s)}`, hasBody: true })),
-  () =>
-    fc.tuple(svc, fc.array(fc.tuple(fieldName, qv), { maxLength: 4 }), fc.constantFrom('AND', 'OR', 'XOR', '')).map(([s, pairs, op]) => ({
-      method: 'GET' as const,
-      url: `/genesys/1/service/callback/${enc(s)}?${query([...pairs.map(([k, v]) => [k, v] as [string, string]), ['operand', op]])}`,
-      hasBody: false,
-    })),
+    fc
+      .tuple(
+        svc,
+        fc.array(fc.tuple(fieldName, qv), { maxLength: 4 }),
+        fc.constantFrom('AND', 'OR', 'XOR', ''),
+      )
+      .map(([s, pairs, op]) => ({
+        method: 'GET' as const,
+        url: `/genesys/1/service/callback/${enc(s)}?${query([...pairs.map(([k, v]) => [k, v] as [string, string]), ['operand', op]])}`,
+        hasBody: false,
+      })),
   (ids) =>
-    fc.tuple(fc.constantFrom('_id', '_customer_number', '_callback_state', 'x'), fc.oneof(idArb(ids), qv)).map(([k, v]) => ({
-      method: 'GET' as const,
-      url: `/genesys/1/service/callback?${query([[k, v]])}`,
-      hasBody: false,
-    })),
+    fc
+      .tuple(
+        fc.constantFrom('_id', '_customer_number', '_callback_state', 'x'),
+        fc.oneof(idArb(ids), qv),
+      )
+      .map(([k, v]) => ({
+        method: 'GET' as const,
+        url: `/genesys/1/service/callback?${query([[k, v]])}`,
+        hasBody: false,
+      })),
   (ids) =>
     fc.tuple(svc, idArb(ids)).map(([s, id]) => ({
       method: 'DELETE' as const,
@@ -461,11 +509,19 @@ const routes: Route[] = [
       hasBody: true,
     })),
   (ids) =>
-    fc.tuple(idArb(ids), fc.oneof(fc.constantFrom('connect', 'snooze', 'cancel', 'accept', 'reject'), fc.string({ maxLength: 70 }))).map(([id, a]) => ({
-      method: 'POST' as const,
-      url: `/genesys/1/service/${enc(id)}/${enc(a)}`,
-      hasBody: true,
-    })),
+    fc
+      .tuple(
+        idArb(ids),
+        fc.oneof(
+          fc.constantFrom('connect', 'snooze', 'cancel', 'accept', 'reject'),
+          fc.string({ maxLength: 70 }),
+        ),
+      )
+      .map(([id, a]) => ({
+        method: 'POST' as const,
+        url: `/genesys/1/service/${enc(id)}/${enc(a)}`,
+        hasBody: true,
+      })),
   (ids) =>
     idArb(ids).map((id) => ({
       method: 'GET' as const,
@@ -474,50 +530,113 @@ const routes: Route[] = [
     })),
   (ids) =>
     // Always long-poll with no wait: a stream or a wait would hold the fuzzer, not test input.
-    fc.tuple(idArb(ids), fc.oneof(qv, fc.constant('3')), fc.constantFrom('0', 'abc', '-1', '31', '1e9')).map(([id, after, wait]) => ({
-      method: 'GET' as const,
-      url: `/genesys/1/service/${enc(id)}/events?${query([['mode', 'poll'], ['after', after], ['wait', wait]])}`,
-      hasBody: false,
-    })),
+    fc
+      .tuple(
+        idArb(ids),
+        fc.oneof(qv, fc.constant('3')),
+        fc.constantFrom('0', 'abc', '-1', '31', '1e9'),
+      )
+      .map(([id, after, wait]) => ({
+        method: 'GET' as const,
+        url: `/genesys/1/service/${enc(id)}/events?${query([
+          ['mode', 'poll'],
+          ['after', after],
+          ['wait', wait],
+        ])}`,
+        hasBody: false,
+      })),
   () =>
     fc.tuple(svc, qv).map(([s, after]) => ({
       method: 'GET' as const,
-      url: `/genesys/1/service/callback/${enc(s)}/events?${query([['mode', 'poll'], ['after', after], ['wait', '0']])}`,
+      url: `/genesys/1/service/callback/${enc(s)}/events?${query([
+        ['mode', 'poll'],
+        ['after', after],
+        ['wait', '0'],
+      ])}`,
       hasBody: false,
     })),
   () =>
-    fc.array(fc.tuple(fc.constantFrom('target', 'start_time', 'end_time', 'states', 'max'), fc.oneof(qv, fc.constantFrom(...badDates))), { maxLength: 4 }).map((pairs) => ({
-      method: 'GET' as const,
-      url: `/genesys/1/admin/callback/queues?${query(pairs)}`,
-      hasBody: false,
-    })),
-  () => fc.constant({ method: 'POST' as const, url: '/genesys/1/admin/callback/cancel', hasBody: true }),
+    fc
+      .array(
+        fc.tuple(
+          fc.constantFrom('target', 'start_time', 'end_time', 'states', 'max'),
+          fc.oneof(qv, fc.constantFrom(...badDates)),
+        ),
+        { maxLength: 4 },
+      )
+      .map((pairs) => ({
+        method: 'GET' as const,
+        url: `/genesys/1/admin/callback/queues?${query(pairs)}`,
+        hasBody: false,
+      })),
   () =>
-    fc.constantFrom('/healthz', '/readyz', '/metrics', '/dialback/1/agents', '/dialback/1/services', '/docs/json').map((url) => ({
-      method: 'GET' as const,
-      url,
-      hasBody: false,
-    })),
-  () =>
-    fc.tuple(fc.oneof(fc.constantFrom('agent1', 'agent2'), fc.string({ maxLength: 20 })), fc.oneof(fc.constantFrom('sign-in', 'sign-out', 'ready', 'not-ready'), fc.string({ maxLength: 12 }))).map(([a, c]) => ({
+    fc.constant({
       method: 'POST' as const,
-      url: `/dialback/1/agents/${enc(a)}/${enc(c)}`,
+      url: '/genesys/1/admin/callback/cancel',
       hasBody: true,
-    })),
+    }),
   () =>
-    svc.map((s) => ({ method: 'GET' as const, url: `/dialback/1/services/${enc(s)}`, hasBody: false })),
+    fc
+      .constantFrom(
+        '/healthz',
+        '/readyz',
+        '/metrics',
+        '/dialback/1/agents',
+        '/dialback/1/services',
+        '/docs/json',
+      )
+      .map((url) => ({
+        method: 'GET' as const,
+        url,
+        hasBody: false,
+      })),
+  () =>
+    fc
+      .tuple(
+        fc.oneof(fc.constantFrom('agent1', 'agent2'), fc.string({ maxLength: 20 })),
+        fc.oneof(
+          fc.constantFrom('sign-in', 'sign-out', 'ready', 'not-ready'),
+          fc.string({ maxLength: 12 }),
+        ),
+      )
+      .map(([a, c]) => ({
+        method: 'POST' as const,
+        url: `/dialback/1/agents/${enc(a)}/${enc(c)}`,
+        hasBody: true,
+      })),
+  () =>
+    svc.map((s) => ({
+      method: 'GET' as const,
+      url: `/dialback/1/services/${enc(s)}`,
+      hasBody: false,
+    })),
   () =>
     // Raw URL abuse: unencoded junk, over-long paths, odd methods.
-    fc.tuple(fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'), fc.oneof(fc.string({ maxLength: 60 }), fc.integer({ min: 1000, max: 20_000 }).map((n) => 'a/'.repeat(n)))).map(([m, p]) => ({
-      method: m as 'GET',
-      url: `/genesys/1/service/${p.replace(/[#?\s]/g, '_')}`,
-      hasBody: m !== 'GET' && m !== 'HEAD',
-    })),
+    fc
+      .tuple(
+        fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'),
+        fc.oneof(
+          fc.string({ maxLength: 60 }),
+          fc.integer({ min: 1000, max: 20_000 }).map((n) => 'a/'.repeat(n)),
+        ),
+      )
+      .map(([m, p]) => ({
+        method: m as 'GET',
+        url: `/genesys/1/service/${p.replace(/[#?\s]/g, '_')}`,
+        hasBody: m !== 'GET' && m !== 'HEAD',
+      })),
 ];
 
 /** The admin bulk-cancel body has its own shape: ids and a reason, of any type. */
 const adminBody: fc.Arbitrary<Body> = fc
-  .record({ ids: fc.oneof(fc.array(fc.oneof(fc.string(), fc.integer()), { maxLength: 5 }), fc.string(), fc.constant(null)), reason: fieldValue })
+  .record({
+    ids: fc.oneof(
+      fc.array(fc.oneof(fc.string(), fc.integer()), { maxLength: 5 }),
+      fc.string(),
+      fc.constant(null),
+    ),
+    reason: fieldValue,
+  })
   .map((b) => ({ payload: JSON.stringify(b), contentType: 'application/json' }));
 
 export function requestArb(ids: string[]): fc.Arbitrary<InjectOptions> {
@@ -584,7 +703,11 @@ export async function runHostileFuzz(numRuns: number, seed?: number): Promise<Fu
         n++;
         byStatus[res.statusCode] = (byStatus[res.statusCode] ?? 0) + 1;
         if (res.statusCode >= 500 && fiveXx.length < 20)
-          fiveXx.push({ request: describeRequest(req), status: res.statusCode, body: res.body.slice(0, 300) });
+          fiveXx.push({
+            request: describeRequest(req),
+            status: res.statusCode,
+            body: res.body.slice(0, 300),
+          });
         // Let sessions move on now and then, so later requests meet callbacks in every state.
         if (n % 250 === 0) await advance(target.clock, 30_000);
       }),

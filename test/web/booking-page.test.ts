@@ -3,7 +3,14 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { ARTIFACTS, DESKTOP, PHONE, startWebHarness, type WebHarness } from './web-harness';
+import {
+  ARTIFACTS,
+  DESKTOP,
+  PHONE,
+  horizontalOverflow,
+  startWebHarness,
+  type WebHarness,
+} from './web-harness';
 
 describe('booking page', function () {
   this.timeout(60_000);
@@ -71,7 +78,7 @@ describe('booking page', function () {
     await page.getByRole('button', { name: 'Call me as soon as possible' }).click();
     await page.locator('#form-error[data-exception="MissingPhone"]').waitFor();
     assert.equal(
-      await page.evaluate(() => document.activeElement?.id),
+      await page.evaluate('document.activeElement && document.activeElement.id'),
       'phone',
       'the focus goes to the field to fix',
     );
@@ -110,9 +117,7 @@ describe('booking page', function () {
     await page.getByLabel('At a time I choose').check();
     await page.getByRole('button', { name: 'Next day' }).click();
     await page.locator('#slots button').first().waitFor();
-    const overflow = await page.evaluate(
-      () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
-    );
+    const overflow = await horizontalOverflow(page);
     assert.ok(overflow <= 0, `page is ${overflow}px wider than the screen`);
     await page.screenshot({ path: path.join(ARTIFACTS, 'booking-phone.png'), fullPage: true });
   });

@@ -10,6 +10,7 @@ import {
   PHONE,
   bookViaApi,
   slotIn,
+  horizontalOverflow,
   startWebHarness,
   type WebHarness,
 } from './web-harness';
@@ -125,9 +126,7 @@ describe('operations dashboard', function () {
     await page.waitForSelector('#ewt-chart svg path', { state: 'attached' });
     await page.waitForSelector('#out-chart svg rect');
     assert.match(await page.locator('#cap-summary').innerText(), /[1-9]\d* of \d+ seats booked/);
-    const overflow = await page.evaluate(
-      () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
-    );
+    const overflow = await horizontalOverflow(page);
     assert.ok(overflow <= 0, `page is ${overflow}px wider than the screen`);
     await page.screenshot({ path: path.join(ARTIFACTS, 'ops-phone.png'), fullPage: true });
   });

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startService, type RunningService } from '../../src/cli';
 import { DEMO_CONFIG, resolveConfig, type RawConfig } from '../../src/config';
 import { silentLogger } from '../../src/logger';
@@ -121,4 +121,14 @@ export async function bookViaApi(
 export function slotIn(hours: number): string {
   const t = Date.now() + hours * 3_600_000;
   return new Date(Math.ceil(t / 300_000) * 300_000).toISOString();
+}
+
+/** How many CSS pixels the page is wider than the viewport (0 when nothing scrolls sideways). */
+export async function horizontalOverflow(page: Page): Promise<number> {
+  // A string: this runs in the browser, and the test tsconfig has no DOM types.
+  return Number(
+    await page.evaluate(
+      'document.documentElement.scrollWidth - document.documentElement.clientWidth',
+    ),
+  );
 }

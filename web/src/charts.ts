@@ -161,11 +161,15 @@ export function lineChart(
     );
     return root;
   }
-  for (const t of [t0, t0 + span / 2, t1]) {
+  for (const [t, anchor] of [
+    [t0, 'start'],
+    [t0 + span / 2, 'middle'],
+    [t1, 'end'],
+  ] as const) {
     root.appendChild(
       s(
         'text',
-        { x: xOf(t), y: f.height - legendH - 8, 'text-anchor': 'middle', class: 'tick' },
+        { x: xOf(t), y: f.height - legendH - 8, 'text-anchor': anchor, class: 'tick' },
         timeLabel(t),
       ),
     );

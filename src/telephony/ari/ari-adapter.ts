@@ -82,8 +82,6 @@ interface AriRest {
   endpoints: Record<'list', AriOperation>;
 }
 
-
-
 // ---- our bookkeeping ----------------------------------------------------------------------------
 
 /**
