@@ -16,6 +16,7 @@ import type { Store } from './store/store';
 import { AriTelephony } from './telephony/ari/ari-adapter';
 import type { TelephonyPort } from './telephony/port';
 import { simulatorOptionsFromConfig } from './telephony/simulator/from-config';
+import { startAmiSources } from './telephony/ami/ami-sources';
 import { SimulatorTelephony } from './telephony/simulator/simulator-adapter';
 import { simulateCommand } from './simulate/command';
 
@@ -109,6 +110,21 @@ export async function startService(
       ? { defaultHandleMs: cfg.engine.default_handle_ms }
       : {}),
   });
+  const ami = cfg.telephony.ami
+    ? startAmiSources(
+        {
+          host: cfg.telephony.ami.host,
+          port: cfg.telephony.ami.port,
+          username: cfg.telephony.ami.username,
+          secret: cfg.telephony.ami.secret,
+          ...(cfg.telephony.ami.queues ? { queues: cfg.telephony.ami.queues } : {}),
+          ...(cfg.telephony.ami.poll_ms !== undefined ? { pollMs: cfg.telephony.ami.poll_ms } : {}),
+        },
+        cfg.agents,
+        engine,
+        { clock, logger: logger.child({ part: 'ami' }) },
+      )
+    : undefined;
   const app = await buildApp({
     engine,
     logger,
@@ -127,6 +143,7 @@ export async function startService(
       if (closed) return;
       closed = true;
       await app.close();
+      await ami?.stop();
       await engine.stop();
       await telephony.stop();
       store.close();

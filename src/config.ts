@@ -90,6 +90,19 @@ const ConfigSchema = Type.Object(
                 port: Type.Integer({ minimum: 1, maximum: 65535 }),
                 username: Type.String({ minLength: 1 }),
                 secret: Type.String(),
+                /** Targets whose EWT comes from an Asterisk queue's statistics. */
+                queues: Type.Optional(
+                  Type.Array(
+                    Type.Object(
+                      {
+                        target: Type.String({ minLength: 1 }),
+                        queue: Type.String({ minLength: 1 }),
+                      },
+                      { additionalProperties: false },
+                    ),
+                  ),
+                ),
+                poll_ms: Type.Optional(Type.Integer({ minimum: 500 })),
               },
               { additionalProperties: false },
             ),

@@ -42,17 +42,28 @@ export interface PoolDeps {
   onEwt?: (target: string, ms: number) => void;
 }
 
-/** EWT per target, written by the pool actor, read synchronously by sessions and the API. */
+/**
+ * EWT per target, written by the pool actor, read synchronously by sessions and the API. A
+ * target served by an outside queue (Asterisk app_queue via AMI) has an external estimate,
+ * which wins over the pool's own while it is fresh.
+ */
 export class EwtBoard {
   private readonly values = new Map<string, number>();
+  private readonly external = new Map<string, number>();
   get(target: string): number {
-    return this.values.get(target) ?? 0;
+    return this.external.get(target) ?? this.values.get(target) ?? 0;
   }
   set(target: string, ms: number): void {
     this.values.set(target, ms);
   }
+  /** An outside estimate for the target; undefined returns it to the pool's own. */
+  setExternal(target: string, ms: number | undefined): void {
+    if (ms === undefined) this.external.delete(target);
+    else this.external.set(target, ms);
+  }
   entries(): Array<[string, number]> {
-    return [...this.values.entries()];
+    const targets = new Set([...this.values.keys(), ...this.external.keys()]);
+    return [...targets].map((t) => [t, this.get(t)]);
   }
 }
 
@@ -143,7 +154,7 @@ export function spawnAgentPool(parent: Ref<unknown>, deps: PoolDeps): Ref<PoolMs
           queueAhead: f.waiting,
         });
         deps.ewt.set(t, ms);
-        deps.onEwt?.(t, ms);
+        deps.onEwt?.(t, deps.ewt.get(t));
       }
       const next = pool.nextDeadline();
       if (next !== s.deadline?.at) {

@@ -772,6 +772,17 @@ export class Engine implements CallbackEngine {
     return result;
   }
 
+  /** Presence of an agent's phone from an outside source (AMI device states). */
+  setAgentPresence(agentId: string, available: boolean): void {
+    dispatch(this.poolRef, { type: 'presence', agentId, available });
+  }
+
+  /** An outside EWT for a target (Asterisk queue statistics); undefined drops it. */
+  setExternalEwt(target: string, ms: number | undefined): void {
+    this.ewt.setExternal(target, ms);
+    if (ms !== undefined) this.metrics.ewtSeconds.set({ target }, ms / 1000);
+  }
+
   listAgents(): AgentView[] {
     return this.pool.list();
   }

@@ -293,3 +293,22 @@ describe('engine scenarios on the simulator: User Originated', function () {
     );
   });
 });
+
+describe('engine EWT from an outside source', function () {
+  let h: Harness;
+  afterEach(async () => {
+    await h?.stop();
+  });
+
+  it('starts a scheduled callback earlier by an outside EWT, and falls back when it is withdrawn', async () => {
+    h = await new Harness({ service: { _wait_for_agent: false } }).start();
+    h.engine.setExternalEwt('support', 120_000);
+    const desired = START + 3600_000;
+    const id = await h.create({ _desired_time: iso(desired) });
+    await h.until(() => h.customerDials(id).length > 0, 'the dial', 2 * 3600_000);
+    const dialledAt = h.telephony.calls().find((c) => c.callId === `${id}-c1`)!.dialledAt;
+    assert.equal(dialledAt, desired - 120_000, 'desired time minus the queue EWT');
+    h.engine.setExternalEwt('support', undefined);
+    assert.equal(h.engine.ewt.get('support'), 0, 'the pool has agents free again');
+  });
+});
