@@ -8,7 +8,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 case ${1:-asterisk} in
   asterisk)
     mkdir -p /var/run/asterisk "$LAB_DIR/logs/asterisk"
-    # root, as in the chroot lab (no -U): see LAB.md
+    # root, as in the chroot lab (no -U)
     exec asterisk -f
     ;;
   phones)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Generates the lab's voices (8 kHz mono 16-bit WAV) with espeak-ng + sox into OUTDIR.
-# The voices steer Asterisk's AMD (see LAB.md): "human" says "Hello?", is silent 1.5 s (AMD:
+# The voices steer Asterisk's AMD: "human" says "Hello?", is silent 1.5 s (AMD:
 # HUMAN) and then keeps talking so an agent hears speech after the bridge; "machine" is a long
 # greeting (AMD: MACHINE). Every file ends padded with silence so a call never runs out of audio.
 set -euo pipefail

@@ -1,5 +1,5 @@
 # Shared by up.sh, down.sh and restart-asterisk.sh (sourced): paths, progress output, failure
-# reporting, process start/stop by pid, and readiness probes. See /work/shared/LAB.md for why
+# reporting, process start/stop by pid, and readiness probes. See docker/README.md for why
 # the lab is a Debian sid chroot.
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)

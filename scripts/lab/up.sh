@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# npm run lab:up — brings up the telephony lab (LAB.md): a cached Debian sid chroot running
+# npm run lab:up — brings up the telephony lab: a cached Debian sid chroot running
 # Asterisk 22 (ARI + AMI), one baresip softphone per row of docker/softphones/phones.tsv, and
 # SIPp for the busy customer; writes <labdir>/lab-state.json for the lab tests.
 # Idempotent: a healthy running lab is left as it is; a stale one is cleaned first.
@@ -61,7 +61,7 @@ else
 fi
 
 # --- 3. the sid root (cached) ------------------------------------------------------------------
-# The mirror is the one the machine's own apt sources name (LAB.md): read at run time.
+# The mirror is the one the machine's own apt sources name: read at run time.
 host_mirror() {
   local f uri
   for f in /etc/apt/sources.list.d/*.sources; do

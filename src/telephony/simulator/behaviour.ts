@@ -34,7 +34,7 @@ export const Q850 = {
   congestion: 34,
 } as const;
 
-/** AMDCAUSE values of the shape Asterisk's AMD() gives (see LAB.md). */
+/** AMDCAUSE values of the shape Asterisk's AMD() gives. */
 export const AMD_CAUSES = {
   HUMAN: 'HUMAN-800-800',
   MACHINE: 'MAXWORDS-3-2',
