@@ -255,8 +255,13 @@ export function availabilityWindow(
     if (officeHours.openIntervals(from, to).length === 0) {
       if (period) ({ start: from, end: to } = period);
     } else if (period && period.start <= t) {
-      from = Math.min(from, period.start);
-      to = Math.max(to, period.end);
+      // A night shift crossing midnight is shown whole, but an office open round the clock
+      // has no period to speak of: its legacy answer is the timestamp's day (as the seed shows
+      // one day of slots).
+      if (period.end - period.start <= 86_400_000) {
+        from = Math.min(from, period.start);
+        to = Math.max(to, period.end);
+      }
     }
   } else {
     if (query.start === undefined && query.end !== undefined)

@@ -510,3 +510,15 @@ describe('slots', () => {
       });
   });
 });
+
+describe('legacy availability window of an office open round the clock', () => {
+  it('is the timestamp’s local day, not the whole never-ending open period', () => {
+    const always = parseOfficeHours('always', {
+      _timezone: 'Europe/Paris',
+      _bh_regular1: 'Mon-Sun 00:00-24:00',
+    });
+    const t = Date.UTC(2030, 0, 8, 14);
+    const w = availabilityWindow({ timestamp: t }, always, Date.UTC(2030, 0, 1));
+    assert.deepEqual(w, { ok: true, from: Date.UTC(2030, 0, 7, 23), to: Date.UTC(2030, 0, 8, 23) });
+  });
+});
