@@ -1,3 +1,5 @@
+import { MinHeap } from './min-heap';
+
 // Time is always injected: production uses the system clock, tests and the simulator a
 // virtual clock that only moves when told to.
 
@@ -61,13 +63,19 @@ interface VirtualTimer {
 
 /**
  * A clock that moves only when the test (or the simulation) advances it. Timers fire in due
- * order, ties in the order they were set; callbacks may set further timers.
+ * order, ties in the order they were set; callbacks may set further timers. A heap with lazy
+ * cancellation keeps a step cheap with hundreds of thousands of timers (a simulated day).
  */
 export class VirtualClock implements Clock {
   private current: number;
   private nextId = 1;
   private seq = 0;
-  private timers: VirtualTimer[] = [];
+  private readonly heap = new MinHeap<VirtualTimer>(
+    (a, b) => a.at < b.at || (a.at === b.at && a.seq < b.seq),
+  );
+  private readonly live = new Set<number>();
+  /** Incremented by every setTimer and clearTimer: lets a run loop detect quiet. */
+  activity = 0;
 
   constructor(start: number = Date.UTC(2030, 0, 7, 9, 0, 0)) {
     this.current = start;
@@ -79,33 +87,38 @@ export class VirtualClock implements Clock {
 
   setTimer(at: number, fn: () => void): TimerHandle {
     const id = this.nextId++;
-    this.timers.push({ id, at: Math.max(at, this.current), seq: this.seq++, fn });
+    this.activity++;
+    this.live.add(id);
+    this.heap.push({ id, at: Math.max(at, this.current), seq: this.seq++, fn });
     return { id };
   }
 
   clearTimer(handle: TimerHandle): void {
-    this.timers = this.timers.filter((t) => t.id !== handle.id);
+    this.activity++;
+    this.live.delete(handle.id);
   }
 
   /** Number of timers still waiting. */
   pending(): number {
-    return this.timers.length;
+    return this.live.size;
   }
 
   /** Due time of the earliest timer, if any. */
   nextDue(): number | undefined {
-    let best: number | undefined;
-    for (const t of this.timers) if (best === undefined || t.at < best) best = t.at;
-    return best;
+    this.dropCancelled();
+    return this.heap.peek()?.at;
   }
 
   /** Fires every timer due up to `to` (inclusive) in order, then sets the time to `to`. */
   advanceTo(to: number): void {
     for (;;) {
-      const next = this.popDue(to);
-      if (!next) break;
-      this.current = Math.max(this.current, next.at);
-      next.fn();
+      this.dropCancelled();
+      const top = this.heap.peek();
+      if (!top || top.at > to) break;
+      this.heap.pop();
+      this.live.delete(top.id);
+      this.current = Math.max(this.current, top.at);
+      top.fn();
     }
     this.current = Math.max(this.current, to);
   }
@@ -119,20 +132,9 @@ export class VirtualClock implements Clock {
     this.current = to;
   }
 
-  private popDue(to: number): VirtualTimer | undefined {
-    let idx = -1;
-    for (let i = 0; i < this.timers.length; i++) {
-      const t = this.timers[i];
-      if (t.at > to) continue;
-      if (
-        idx < 0 ||
-        t.at < this.timers[idx].at ||
-        (t.at === this.timers[idx].at && t.seq < this.timers[idx].seq)
-      )
-        idx = i;
-    }
-    if (idx < 0) return undefined;
-    return this.timers.splice(idx, 1)[0];
+  private dropCancelled(): void {
+    for (let top = this.heap.peek(); top && !this.live.has(top.id); top = this.heap.peek())
+      this.heap.pop();
   }
 }
 

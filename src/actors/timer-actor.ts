@@ -5,6 +5,7 @@
 
 import { dispatch, spawn, type Ref } from 'nact';
 import type { Clock, TimerHandle } from '../clock';
+import { MinHeap } from '../min-heap';
 import type { Logger } from '../logger';
 import type { Store } from '../store/store';
 
@@ -22,9 +23,9 @@ export interface TimerDeps {
   onLateness?: (ms: number) => void;
 }
 
-/** Min-heap keyed by due time with lazy deletion: the map holds the live due time of each id. */
+/** Wake-ups keyed by callback id, with lazy deletion: the map holds each id's live due time. */
 export class WakeHeap {
-  private heap: Array<{ at: number; id: string }> = [];
+  private readonly heap = new MinHeap<{ at: number; id: string }>((a, b) => a.at < b.at);
   private readonly due = new Map<string, number>();
 
   get size(): number {
@@ -38,7 +39,7 @@ export class WakeHeap {
     }
     if (this.due.get(id) === at) return;
     this.due.set(id, at);
-    this.push({ at, id });
+    this.heap.push({ at, id });
   }
 
   has(id: string): boolean {
@@ -47,7 +48,7 @@ export class WakeHeap {
 
   peek(): number | undefined {
     this.dropStale();
-    return this.heap[0]?.at;
+    return this.heap.peek()?.at;
   }
 
   /** Removes and returns every entry due at or before `now`. */
@@ -55,9 +56,9 @@ export class WakeHeap {
     const out: Array<{ at: number; id: string }> = [];
     for (;;) {
       this.dropStale();
-      const top = this.heap[0];
+      const top = this.heap.peek();
       if (!top || top.at > now) break;
-      this.pop();
+      this.heap.pop();
       this.due.delete(top.id);
       out.push(top);
     }
@@ -65,41 +66,8 @@ export class WakeHeap {
   }
 
   private dropStale(): void {
-    while (this.heap.length > 0) {
-      const top = this.heap[0];
-      if (this.due.get(top.id) === top.at) return;
-      this.pop();
-    }
-  }
-
-  private push(e: { at: number; id: string }): void {
-    const h = this.heap;
-    h.push(e);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (h[p].at <= h[i].at) break;
-      [h[p], h[i]] = [h[i], h[p]];
-      i = p;
-    }
-  }
-
-  private pop(): void {
-    const h = this.heap;
-    const last = h.pop();
-    if (h.length === 0 || !last) return;
-    h[0] = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < h.length && h[l].at < h[m].at) m = l;
-      if (r < h.length && h[r].at < h[m].at) m = r;
-      if (m === i) return;
-      [h[m], h[i]] = [h[i], h[m]];
-      i = m;
-    }
+    for (let top = this.heap.peek(); top && this.due.get(top.id) !== top.at; top = this.heap.peek())
+      this.heap.pop();
   }
 }
 

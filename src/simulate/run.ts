@@ -17,7 +17,7 @@ import {
   type SimAgent,
 } from '../telephony/simulator/simulator-adapter';
 import { minuteOfDay, type Scenario } from './scenario';
-import { SimClock } from './sim-clock';
+import { VirtualClock } from '../clock';
 
 const SERVICE = 'sim';
 const TARGET = 'sim';
@@ -115,7 +115,7 @@ export async function runSimulation(
   const wall0 = performance.now();
   const dayStart = Date.parse(`${sc.date}T00:00:00Z`);
   const end = dayStart + DAY + sc.drain_min * MINUTE;
-  const clock = new SimClock(dayStart);
+  const clock = new VirtualClock(dayStart);
   const rng = mulberry32(sc.seed);
   const activity = { n: 0 };
 

@@ -1,0 +1,514 @@
+// Helpers for the end-to-end lab tests: the real service booted from docker/lab-config.yaml
+// with test timings, a GMS client over fetch, an ARI observer that sees every channel and
+// bridge of the lab Asterisk, ARI clean-up, and `sox stat` for the phones' recordings.
+
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import WebSocket from 'ws';
+import YAML from 'yaml';
+import { startService, type RunningService } from '../../src/cli';
+import { resolveConfig } from '../../src/config';
+import { createLogger, silentLogger } from '../../src/logger';
+import { labStateFile, type LabState } from './lab-state';
+
+const REPO = path.resolve(__dirname, '..', '..');
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Short timings so that retries, ring timeouts and agent timeouts fit in a test. */
+export const TEST_OPTIONS = {
+  _call_timeguard_timeout: 8000,
+  _dial_retry_timeout: 2,
+  _max_dial_attempts: 2,
+  _agent_reserve_timeout: 6,
+  _user_confirm_timeout: 20,
+  _max_transfer_to_agent_attempts: 3,
+};
+
+/** The group only agent-noanswer and agent1 serve (agent1 is in `support` too). */
+export const NOANSWER_TARGET = 'e2e-noanswer';
+export const SUPPORT_AGENTS = ['agent1', 'agent2', 'agent3', 'agent4'];
+
+// ---- the service ---------------------------------------------------------------------------------
+
+export interface E2eService {
+  svc: RunningService;
+  url: string;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+/**
+ * docker/lab-config.yaml with port 0 on loopback, a temp data dir, TEST_OPTIONS on every
+ * service, two extra services (wait for an agent without confirmation; the no-answer group),
+ * and agent-noanswer moved out of `support` so that only the test meant for it can reach it.
+ */
+export function e2eRawConfig(lab: LabState, dataDir: string): Record<string, unknown> {
+  const raw = YAML.parse(fs.readFileSync(path.join(REPO, 'docker', 'lab-config.yaml'), 'utf8')) as {
+    services: Record<string, Record<string, unknown>>;
+    telephony: { ari: Record<string, unknown> } & Record<string, unknown>;
+  } & Record<string, unknown>;
+  const services: Record<string, Record<string, unknown>> = {};
+  for (const [name, s] of Object.entries(raw.services)) services[name] = { ...s, ...TEST_OPTIONS };
+  const now = raw.services['user-scheduled-now'];
+  services['e2e-wait'] = {
+    ...now,
+    ...TEST_OPTIONS,
+    _wait_for_agent: true,
+    _wait_for_user_confirm: false,
+  };
+  services['e2e-noanswer'] = { ...now, ...TEST_OPTIONS, _target: NOANSWER_TARGET };
+  return {
+    ...raw,
+    port: 0,
+    host: '127.0.0.1',
+    data_dir: dataDir,
+    log_level: process.env.DIALBACK_LOG_LEVEL ?? 'warn',
+    telephony: {
+      ...raw.telephony,
+      ari: {
+        ...raw.telephony.ari,
+        url: lab.ari.url,
+        username: lab.ari.username,
+        password: lab.ari.password,
+        app: lab.ari.app,
+        amd_context: lab.asterisk.amdContext,
+        amd_extension: lab.asterisk.amdExtension,
+        reconnect_max_ms: 1000,
+      },
+    },
+    // A handled call makes the agent ready again at once: the next test may need it.
+    engine: { wrap_up_ms: 0 },
+    services,
+    agents: [
+      { id: 'agent1', endpoint: 'PJSIP/agent1', groups: ['support', NOANSWER_TARGET] },
+      ...SUPPORT_AGENTS.slice(1).map((id) => ({
+        id,
+        endpoint: `PJSIP/${id}`,
+        groups: ['support'],
+      })),
+      { id: 'agent-noanswer', endpoint: 'PJSIP/agent-noanswer', groups: [NOANSWER_TARGET] },
+    ].map((a) => ({ ...a, state: 'ready' })),
+  };
+}
+
+export async function startE2eService(lab: LabState): Promise<E2eService> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dialback-e2e-'));
+  const cfg = resolveConfig(e2eRawConfig(lab, dataDir), {}, 'e2e lab test');
+  const logger =
+    cfg.logLevel === 'silent' ? silentLogger() : createLogger({ level: cfg.logLevel, name: 'e2e' });
+  const svc = await startService(cfg, logger);
+  return {
+    svc,
+    url: svc.url,
+    dataDir,
+    close: async () => {
+      await svc.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+// ---- the GMS client ------------------------------------------------------------------------------
+
+export type View = Record<string, unknown>;
+
+export interface StreamMessage {
+  seq: number;
+  callbackId: string;
+  service: string;
+  kind: 'dialog' | 'status' | 'preview';
+  data: Record<string, unknown>;
+  at: number;
+}
+
+export interface AgentView {
+  id: string;
+  state: string;
+  callbackId?: string;
+  since: number;
+}
+
+async function body(res: Response, what: string, expect = 200): Promise<unknown> {
+  const text = await res.text();
+  if (res.status !== expect) throw new Error(`${what}: HTTP ${res.status} ${text}`);
+  return JSON.parse(text) as unknown;
+}
+
+export class GmsClient {
+  constructor(readonly base: string) {}
+
+  /** POST as multipart, like the GMS sample client. */
+  async create(service: string, fields: Record<string, string>): Promise<string> {
+    const form = new FormData();
+    for (const [k, v] of Object.entries(fields)) form.append(k, v);
+    const res = await fetch(`${this.base}/genesys/1/service/callback/${service}`, {
+      method: 'POST',
+      body: form,
+    });
+    const b = (await body(res, `create on ${service}`)) as { _id?: unknown };
+    if (typeof b._id !== 'string') throw new Error(`create answered no _id: ${JSON.stringify(b)}`);
+    return b._id;
+  }
+
+  async view(service: string, id: string): Promise<View> {
+    const res = await fetch(`${this.base}/genesys/1/service/callback/${service}?_id=${id}`);
+    const rows = (await body(res, `query ${id}`)) as View[];
+    if (rows.length !== 1) throw new Error(`query ${id} answered ${rows.length} rows`);
+    return rows[0];
+  }
+
+  async action(id: string, action: string): Promise<Record<string, unknown>> {
+    const res = await fetch(`${this.base}/genesys/1/service/${id}/${action}`, { method: 'POST' });
+    return (await body(res, `${action} ${id}`)) as Record<string, unknown>;
+  }
+
+  async cancel(service: string, id: string): Promise<number> {
+    const res = await fetch(`${this.base}/genesys/1/service/callback/${service}/${id}`, {
+      method: 'DELETE',
+    });
+    await res.text();
+    return res.status;
+  }
+
+  /** One long-poll of the callback's messages after `after`. */
+  async poll(id: string, after: number, waitS: number): Promise<StreamMessage[]> {
+    const res = await fetch(
+      `${this.base}/genesys/1/service/${id}/events?mode=poll&after=${after}&wait=${waitS}`,
+    );
+    return ((await body(res, `poll ${id}`)) as { messages: StreamMessage[] }).messages;
+  }
+
+  async agents(): Promise<AgentView[]> {
+    return (await body(await fetch(`${this.base}/dialback/1/agents`), 'agents')) as AgentView[];
+  }
+
+  async agent(id: string, command: 'sign-in' | 'sign-out' | 'ready' | 'not-ready'): Promise<void> {
+    const res = await fetch(`${this.base}/dialback/1/agents/${id}/${command}`, { method: 'POST' });
+    await body(res, `agent ${id} ${command}`);
+  }
+
+  async readyz(): Promise<number> {
+    const res = await fetch(`${this.base}/readyz`, { signal: AbortSignal.timeout(2000) });
+    await res.text();
+    return res.status;
+  }
+}
+
+/**
+ * Follows one callback with long-polls, as a client without EventSource does, keeping every
+ * message with the time it arrived here.
+ */
+export class CallbackWatch {
+  readonly messages: Array<StreamMessage & { seenAt: number }> = [];
+  private stopped = false;
+  private readonly loop: Promise<void>;
+  private error: Error | undefined;
+
+  constructor(
+    private readonly gms: GmsClient,
+    readonly id: string,
+    readonly createdAt: number,
+  ) {
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    let after = 0;
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        const got = await this.gms.poll(this.id, after, 2);
+        failures = 0;
+        const now = Date.now();
+        for (const m of got) {
+          if (m.seq <= after) continue;
+          after = m.seq;
+          this.messages.push({ ...m, seenAt: now });
+        }
+      } catch (err) {
+        if (this.stopped) return;
+        if (++failures > 5) {
+          this.error = err as Error;
+          return;
+        }
+        await sleep(200);
+      }
+    }
+  }
+
+  states(): string[] {
+    return this.messages
+      .filter((m) => m.kind === 'status')
+      .map((m) => {
+        const r = m.data._callback_reason;
+        return `${String(m.data._callback_state)}${r ? `/${String(r)}` : ''}`;
+      });
+  }
+
+  /** The first status message in `state`; its `at` is the engine's own time. */
+  async waitState(state: string, timeoutMs: number): Promise<StreamMessage & { seenAt: number }> {
+    return this.waitFor(
+      (m) => m.kind === 'status' && m.data._callback_state === state,
+      `${state} for ${this.id}`,
+      timeoutMs,
+    );
+  }
+
+  async waitFor(
+    pred: (m: StreamMessage) => boolean,
+    what: string,
+    timeoutMs: number,
+  ): Promise<StreamMessage & { seenAt: number }> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const m = this.messages.find(pred);
+      if (m) return m;
+      if (this.error) throw new Error(`watch of ${this.id} failed: ${this.error.message}`);
+      if (Date.now() > until)
+        throw new Error(`no ${what} within ${timeoutMs} ms; states seen: ${this.states().join(' → ')}`);
+      await sleep(25);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+  }
+}
+
+/** The first SSE message of `kind` on a callback's stream (the device's EventSource). */
+export async function firstSseEvent(
+  base: string,
+  id: string,
+  kind: string,
+  timeoutMs: number,
+): Promise<Record<string, unknown>> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(new Error(`no ${kind} event within ${timeoutMs} ms`)), timeoutMs);
+  try {
+    const res = await fetch(`${base}/genesys/1/service/${id}/events`, {
+      headers: { accept: 'text/event-stream' },
+      signal: ac.signal,
+    });
+    if (res.status !== 200 || !res.body) throw new Error(`event stream: HTTP ${res.status}`);
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let buf = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error('event stream ended');
+      buf += decoder.decode(value, { stream: true });
+      let end: number;
+      while ((end = buf.indexOf('\n\n')) >= 0) {
+        const block = buf.slice(0, end);
+        buf = buf.slice(end + 2);
+        const lines = block.split('\n');
+        const event = lines.find((l) => l.startsWith('event: '))?.slice(7);
+        const data = lines.find((l) => l.startsWith('data: '))?.slice(6);
+        if (event === kind && data !== undefined) return JSON.parse(data) as Record<string, unknown>;
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+    ac.abort();
+  }
+}
+
+// ---- ARI: an observer and clean-up ---------------------------------------------------------------
+
+export interface AriEvent {
+  type: string;
+  /** Asterisk's own timestamp, in ms. */
+  at: number;
+  channel?: { id: string; name?: string; state?: string };
+  bridge?: { id: string; channels?: string[] };
+  variable?: string;
+  value?: string;
+  cause?: number;
+}
+
+/**
+ * A second ARI application subscribed to everything: it sees the engine's channels and
+ * bridges (created, AMD variables, bridge entries, destruction) without touching them.
+ * It reconnects by itself when Asterisk restarts.
+ */
+export class AriObserver {
+  readonly events: AriEvent[] = [];
+  private ws: WebSocket | undefined;
+  private closed = false;
+  private readonly app = `dialback-e2e-observer-${process.pid}`;
+
+  constructor(private readonly lab: LabState) {}
+
+  async open(): Promise<void> {
+    await new Promise<void>((resolve, reject) => this.connect(resolve, reject));
+  }
+
+  private connect(resolve?: () => void, reject?: (err: Error) => void): void {
+    if (this.closed) return;
+    const base = this.lab.ari.url.replace(/^http/, 'ws');
+    const q = new URLSearchParams({
+      app: this.app,
+      subscribeAll: 'true',
+      api_key: `${this.lab.ari.username}:${this.lab.ari.password}`,
+    });
+    const ws = new WebSocket(`${base}/ari/events?${q.toString()}`);
+    this.ws = ws;
+    ws.on('open', () => resolve?.());
+    ws.on('message', (data) => {
+      try {
+        const ev = JSON.parse(String(data)) as Omit<AriEvent, 'at'> & { timestamp?: string };
+        this.events.push({ ...ev, at: ev.timestamp ? Date.parse(ev.timestamp) : Date.now() });
+      } catch {
+        // not JSON: not an ARI event
+      }
+    });
+    ws.on('error', (err) => {
+      if (reject) reject(err);
+      reject = undefined;
+    });
+    ws.on('close', () => {
+      if (this.ws !== ws || this.closed) return;
+      resolve = undefined;
+      setTimeout(() => this.connect(), 250);
+    });
+  }
+
+  /** Distinct channel ids created that start with `prefix`. */
+  channelsCreated(prefix: string): string[] {
+    const ids = this.events
+      .filter((e) => e.type === 'ChannelCreated' && e.channel?.id.startsWith(prefix))
+      .map((e) => (e.channel as { id: string }).id);
+    return [...new Set(ids)];
+  }
+
+  /** The channel's name as Asterisk gave it (e.g. `PJSIP/agent1-0000001a`). */
+  channelName(id: string): string | undefined {
+    return this.events.find((e) => e.channel?.id === id && e.channel.name)?.channel?.name;
+  }
+
+  first(pred: (e: AriEvent) => boolean): AriEvent | undefined {
+    return this.events.find(pred);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const ws = this.ws;
+    this.ws = undefined;
+    if (ws) {
+      ws.removeAllListeners();
+      ws.on('error', () => undefined);
+      ws.terminate();
+    }
+  }
+}
+
+export class AriRest {
+  private readonly auth: string;
+
+  constructor(private readonly lab: LabState) {
+    this.auth = Buffer.from(`${lab.ari.username}:${lab.ari.password}`).toString('base64');
+  }
+
+  async request(method: string, p: string): Promise<{ status: number; body: unknown }> {
+    const res = await fetch(`${this.lab.ari.url}/ari${p}`, {
+      method,
+      headers: { authorization: `Basic ${this.auth}` },
+      signal: AbortSignal.timeout(3000),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? (JSON.parse(text) as unknown) : undefined };
+  }
+
+  /** Hangs up one channel; 404 (already gone) is fine. */
+  async hangup(channelId: string): Promise<number> {
+    return (await this.request('DELETE', `/channels/${encodeURIComponent(channelId)}`)).status;
+  }
+
+  async channelIds(): Promise<string[]> {
+    const r = await this.request('GET', '/channels');
+    return (r.body as Array<{ id: string }>).map((c) => c.id);
+  }
+
+  async bridgeIds(): Promise<string[]> {
+    const r = await this.request('GET', '/bridges');
+    return (r.body as Array<{ id: string }>).map((b) => b.id);
+  }
+
+  /** Hangs up every channel and removes every bridge whose id starts with one of `prefixes`. */
+  async cleanup(prefixes: Iterable<string>): Promise<string[]> {
+    const ps = [...prefixes];
+    const removed: string[] = [];
+    if (ps.length === 0) return removed;
+    const mine = (id: string): boolean => ps.some((p) => id.startsWith(p));
+    for (const id of (await this.channelIds()).filter(mine)) {
+      await this.hangup(id);
+      removed.push(id);
+    }
+    for (const id of (await this.bridgeIds()).filter(mine)) {
+      await this.request('DELETE', `/bridges/${encodeURIComponent(id)}`);
+      removed.push(id);
+    }
+    return removed;
+  }
+}
+
+// ---- recordings ----------------------------------------------------------------------------------
+
+/** Where a lab phone writes what it heard (rewritten on each call). */
+export function recordingOf(phone: string): string {
+  const raw = JSON.parse(fs.readFileSync(labStateFile(), 'utf8')) as {
+    phones: Record<string, { recording?: string | null }>;
+  };
+  const rec = raw.phones[phone]?.recording;
+  if (!rec) throw new Error(`lab phone ${phone} has no recording path in ${labStateFile()}`);
+  return rec;
+}
+
+export interface AudioStat {
+  maxAmplitude: number;
+  rms: number;
+  seconds: number;
+}
+
+/** `sox FILE -n stat` (it reports on stderr). */
+export function soxStat(file: string): Promise<AudioStat> {
+  return new Promise((resolve, reject) => {
+    execFile('sox', [file, '-n', 'stat'], { timeout: 10_000 }, (err, _stdout, stderr) => {
+      if (err) return reject(new Error(`sox ${file}: ${err.message} ${stderr}`));
+      const num = (label: string): number => {
+        const m = new RegExp(`^${label}:\\s+(-?[0-9.]+)`, 'm').exec(stderr);
+        if (!m) throw new Error(`sox stat of ${file} has no "${label}": ${stderr}`);
+        return Number(m[1]);
+      };
+      try {
+        resolve({
+          maxAmplitude: num('Maximum amplitude'),
+          rms: num('RMS\\s+amplitude'),
+          seconds: num('Length \\(seconds\\)'),
+        });
+      } catch (e) {
+        reject(e as Error);
+      }
+    });
+  });
+}
+
+/** Runs a command to its end; resolves with its exit code and output. */
+export function run(
+  cmd: string,
+  args: string[],
+  timeoutMs: number,
+): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: timeoutMs, cwd: REPO }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+      resolve({ code, out: `${stdout}${stderr}` });
+    });
+  });
+}
+
+export const REPO_ROOT = REPO;
