@@ -4,6 +4,7 @@
 
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
@@ -454,6 +455,54 @@ export class AriRest {
     }
     return removed;
   }
+}
+
+// ---- the phones ---------------------------------------------------------------------------------
+
+/** A baresip ctrl_tcp command (netstring-framed JSON); resolves with the phone's answer. */
+export function phoneCommand(ctrlPort: number, command: string): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(ctrlPort, '127.0.0.1');
+    const json = JSON.stringify({ command, params: '', token: `e2e-${Date.now()}` });
+    let buf = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`phone on ${ctrlPort}: no answer to ${command}`));
+    }, 3000);
+    socket.on('connect', () => socket.write(`${Buffer.byteLength(json)}:${json},`));
+    socket.on('data', (d) => {
+      buf += d.toString();
+      // Several netstrings may arrive (events, then the response): take the response.
+      for (;;) {
+        const colon = buf.indexOf(':');
+        if (colon < 0) return;
+        const len = Number(buf.slice(0, colon));
+        if (buf.length < colon + 1 + len + 1) return;
+        const msg = JSON.parse(buf.slice(colon + 1, colon + 1 + len)) as Record<string, unknown>;
+        buf = buf.slice(colon + 1 + len + 1);
+        if (msg.response === true) {
+          clearTimeout(timer);
+          socket.end();
+          resolve(msg);
+          return;
+        }
+      }
+    });
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+/** A lab phone's ctrl_tcp port from the state file. */
+export function ctrlPortOf(phone: string): number {
+  const raw = JSON.parse(fs.readFileSync(labStateFile(), 'utf8')) as {
+    phones: Record<string, { ctrlPort?: number | null }>;
+  };
+  const port = raw.phones[phone]?.ctrlPort;
+  if (!port) throw new Error(`lab phone ${phone} has no ctrl_tcp port in ${labStateFile()}`);
+  return port;
 }
 
 // ---- recordings ----------------------------------------------------------------------------------
