@@ -1,5 +1,6 @@
 // The engine: builds the actor system (timer, agent pool, notifier, a supervisor per service),
-// wires telephony events to sessions, resumes open sessions after a restart, and implements
+// wires telephony events to sessions, resumes open sessions after a restart or a reconnect
+// (repeating first the hang-ups telephony refused while it was down), and implements
 // the CallbackEngine facade the HTTP layer uses. Request validation lives here and in the
 // domain; the HTTP layer only parses and maps errors.
 
@@ -12,7 +13,7 @@ import { checkDesiredTime, parseFutureLimit } from '../domain/future-limit';
 import type { OfficeHours } from '../domain/office-hours';
 import { applyOptions, isOptionName, type ServiceOptions } from '../domain/options';
 import { validateNumber } from '../domain/phone';
-import { initialState } from '../domain/session-machine';
+import { chargedDialAttempts, initialState } from '../domain/session-machine';
 import type { SessionEvent } from '../domain/session-types';
 import {
   availabilityWindow,
@@ -40,6 +41,7 @@ import type { Logger } from '../logger';
 import { createMetrics, type EngineMetrics } from '../metrics';
 import { SlotFullError, type CallbackRow, type Store } from '../store/store';
 import type { TelephonyEvent, TelephonyPort } from '../telephony/port';
+import { isTelephonyError } from '../telephony/telephony-error';
 import { EwtBoard, spawnAgentPool, type PoolMsg } from './agent-pool-actor';
 import { MessageHub, spawnNotifier, type OutboundDelivery } from './notifier-actor';
 import type { ActionReply, SessionDeps, SessionMsg } from './session-actor';
@@ -101,6 +103,12 @@ export class Engine implements CallbackEngine {
   private readonly unsubscribeTelephony: () => void;
   /** User Originated calls carry the adapter's own ids: which callback each one belongs to. */
   private readonly inbound = new Map<string, string>();
+  /**
+   * Calls whose hang-up telephony refused while it was down. No session follows them any more
+   * (the machine moved on), so nothing else would end them: repeated on reconnect. Kept in
+   * memory only: after a restart the adapter starts without the old calls' connection.
+   */
+  private readonly owedHangups = new Set<string>();
   private stopped = false;
   private readonly clock: ScopedClock;
 
@@ -164,6 +172,7 @@ export class Engine implements CallbackEngine {
       notifier,
       ewt: this.ewt,
       agentEndpoint: (agentId) => this.pool.get(agentId)?.endpoint,
+      oweHangup: (callId) => this.owedHangups.add(callId),
       reroute: (id, msg) => this.route(id, msg),
       stopped: (id, ref) => {
         if (this.live.get(id) === ref) this.live.delete(id);
@@ -267,6 +276,7 @@ export class Engine implements CallbackEngine {
       case 'call.answered':
       case 'call.failed':
       case 'call.ended': {
+        if (e.type !== 'call.answered') this.owedHangups.delete(e.callId);
         const owner = this.inbound.get(e.callId) ?? CALL_ID.exec(e.callId)?.[1];
         if (!owner) return;
         if (e.type === 'call.ended') this.inbound.delete(e.callId);
@@ -295,11 +305,29 @@ export class Engine implements CallbackEngine {
         return;
       case 'connection.changed':
         this.deps.logger.warn({ up: e.up }, 'telephony connection changed');
-        if (e.up) void this.resume();
+        if (e.up) {
+          this.settleHangups();
+          void this.resume();
+        }
         return;
       default:
         assertNever(e);
     }
+  }
+
+  /** Repeats the hang-ups refused while telephony was down; keeps those refused again. */
+  private settleHangups(): void {
+    for (const callId of [...this.owedHangups])
+      this.deps.telephony.hangup(callId).then(
+        () => this.owedHangups.delete(callId),
+        (err: unknown) => {
+          if (isTelephonyError(err, 'TELEPHONY_DOWN')) return; // down again: next reconnect
+          this.owedHangups.delete(callId);
+          // CALL_NOT_FOUND: it ended meanwhile, which is what the hang-up wanted.
+          if (!isTelephonyError(err, 'CALL_NOT_FOUND'))
+            this.deps.logger.warn({ err, callId }, 'owed hang-up failed');
+        },
+      );
   }
 
   /**
@@ -841,7 +869,7 @@ export function viewOf(row: CallbackRow): CallbackView {
     _desired_time: row.desiredTime !== null ? new Date(row.desiredTime).toISOString() : null,
     _creation_time: new Date(row.createdAt).toISOString(),
     _target: row.target,
-    _dial_attempts: row.state.dialAttempts,
+    _dial_attempts: chargedDialAttempts(row.state),
   };
 }
 

@@ -2,17 +2,25 @@
 // state before running any effect (write-ahead), then runs the effects. Dials are recorded in
 // the store under their deterministic call id first, so a replay can never dial twice. The
 // actor holds no state the store does not: it stops when idle and is re-spawned on demand.
+// A command refused because telephony is down is not the far end's doing: a refused dial is
+// fed back as `not-placed`, a refused hang-up is handed to the engine to repeat on reconnect.
 
 import { dispatch, spawn, stop, type Ref } from 'nact';
 import type { Clock, TimerHandle } from '../clock';
 import type { DialableNumber } from '../domain/phone';
 import { nextWake, transition } from '../domain/session-machine';
-import type { SessionEffect, SessionEvent, SessionState } from '../domain/session-types';
+import type {
+  MachineContext,
+  SessionEffect,
+  SessionEvent,
+  SessionState,
+} from '../domain/session-types';
 import { DialbackError, assertNever } from '../errors';
 import type { Logger } from '../logger';
 import type { EngineMetrics } from '../metrics';
 import type { CallbackRow, Store } from '../store/store';
 import type { TelephonyPort } from '../telephony/port';
+import { isTelephonyError } from '../telephony/telephony-error';
 import type { EwtBoard, PoolMsg } from './agent-pool-actor';
 import type { DeviceAddress, NotifierMsg } from './notifier-actor';
 import type { TimerMsg } from './timer-actor';
@@ -49,6 +57,11 @@ export interface SessionDeps {
   notifier: Ref<NotifierMsg>;
   ewt: EwtBoard;
   agentEndpoint: (agentId: string) => string | undefined;
+  /**
+   * A hang-up telephony refused because it was down: the call may still be up, and no session
+   * follows it any more, so the engine repeats the hang-up once telephony is back.
+   */
+  oweHangup: (callId: string) => void;
   /** Re-enters a message through the supervisor (for messages left when the actor stops). */
   reroute: (id: string, msg: SessionMsg) => void;
   /**
@@ -96,6 +109,12 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
 
   const self = (ctx: { self: Ref<unknown> }): Ref<SessionMsg> => ctx.self as Ref<SessionMsg>;
 
+  const machineCtx = (s: SessionState): MachineContext => ({
+    now: clock.now(),
+    ewtMs: deps.ewt.get(s.options._target),
+    telephonyUp: deps.telephony.isReady(),
+  });
+
   // Idle stop is our own rather than nact's shutdownAfter: nact stops from a timer, outside
   // the mailbox, leaving a moment where a message sent to the ref is silently dropped. Here
   // the decision is a message, taken in order, and the engine forgets the ref at once.
@@ -122,9 +141,10 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
     me: Ref<SessionMsg>,
     reply?: (r: ActionReply) => void,
   ): Live => {
-    const now = clock.now();
     const before = live.state;
-    const t = transition(before, event, { now, ewtMs: deps.ewt.get(before.options._target) });
+    const ctx = machineCtx(before);
+    const now = ctx.now;
+    const t = transition(before, event, ctx);
     if (t.state === before && t.effects.length === 0) {
       reply?.({ ok: true, body: {} });
       return live;
@@ -177,9 +197,11 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
   ): void => {
     const s = live.state;
     const log = live.log;
-    const failed = (what: string, callId?: string) => (err: unknown) => {
-      log.warn({ err, callId }, `${what} failed`);
-      if (callId) feed(me, { type: 'call.failed', callId, failure: 'failed' });
+    const failed = (what: string, callId: string) => (err: unknown) => {
+      // Refused while telephony is down: no call was placed, which is nobody's failure.
+      const down = isTelephonyError(err, 'TELEPHONY_DOWN');
+      log.warn({ err, callId }, `${what} ${down ? 'refused: telephony is down' : 'failed'}`);
+      feed(me, { type: 'call.failed', callId, failure: down ? 'not-placed' : 'failed' });
     };
     switch (effect.type) {
       case 'request-agent':
@@ -247,10 +269,16 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
       }
       case 'bridge':
         deps.telephony.bridge(effect.bridgeId, effect.callIds).catch((err: unknown) => {
-          log.warn({ err }, 'bridge failed');
+          const down = isTelephonyError(err, 'TELEPHONY_DOWN');
+          log.warn({ err }, down ? 'bridge refused: telephony is down' : 'bridge failed');
           // Without a bridge the agent leg is useless: end it and let the machine move on.
           const agentCall = effect.callIds.find((c) => c === s.agentCallId);
-          if (agentCall) feed(me, { type: 'call.failed', callId: agentCall, failure: 'failed' });
+          if (agentCall)
+            feed(me, {
+              type: 'call.failed',
+              callId: agentCall,
+              failure: down ? 'not-placed' : 'failed',
+            });
         });
         return;
       case 'play':
@@ -265,7 +293,10 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
         return;
       case 'hangup':
         deps.telephony.hangup(effect.callId).catch((err: unknown) => {
-          log.warn({ err, callId: effect.callId }, 'hang-up failed');
+          if (isTelephonyError(err, 'TELEPHONY_DOWN')) {
+            log.warn({ callId: effect.callId }, 'hang-up refused: telephony is down, owed');
+            deps.oweHangup(effect.callId);
+          } else log.warn({ err, callId: effect.callId }, 'hang-up failed');
         });
         return;
       case 'reconcile-call':
@@ -353,16 +384,8 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
       armIdle(me);
       switch (msg.type) {
         case 'create': {
-          const now = clock.now();
           const row = msg.row;
-          const t = transition(
-            row.state,
-            { type: 'booked' },
-            {
-              now,
-              ewtMs: deps.ewt.get(row.state.options._target),
-            },
-          );
+          const t = transition(row.state, { type: 'booked' }, machineCtx(row.state));
           const wake = nextWake(t.state) ?? null;
           try {
             store.insertCallback(
@@ -424,14 +447,12 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
             });
             return cur;
           }
-          const now = clock.now();
+          const mctx = machineCtx(cur.state);
+          const now = mctx.now;
           const t = transition(
             cur.state,
             { type: 'reschedule', desiredTime: msg.desiredTime },
-            {
-              now,
-              ewtMs: deps.ewt.get(cur.state.options._target),
-            },
+            mctx,
           );
           const wake = nextWake(t.state) ?? null;
           try {

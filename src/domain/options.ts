@@ -164,6 +164,24 @@ const ENUMS: Partial<Record<OptionName, readonly string[]>> = {
 const BUCKETS = [5, 10, 15, 20, 30, 60, 120];
 
 /**
+ * String options that reach a dial string (the caller id): only characters that are safe
+ * there, since a service may let requests override them. Empty means "not set".
+ */
+const SAFE_STRINGS: Partial<
+  Record<OptionName, { valid: (s: string) => boolean; message: string }>
+> = {
+  _calling_party_number: {
+    valid: (s) => s === '' || (/^\+?[0-9]+$/.test(s) && s.length <= 20),
+    message: 'must be digits with an optional leading +, at most 20 characters',
+  },
+  _calling_party_display_name: {
+    // \p{C}: control (newline included), format, private-use and unassigned characters.
+    valid: (s) => /^[^\p{C}"<>;&,]*$/u.test(s) && [...s].length <= 64,
+    message: 'must be printable text without " < > ; & , or line breaks, at most 64 characters',
+  },
+};
+
+/**
  * Applies raw values (strings from a form, or typed values from YAML/JSON) on top of `base`.
  * Returns the first invalid key with a reason.
  */
@@ -235,5 +253,7 @@ function parseValue(
   }
   if (key === '_reject_future_desired_time' && !/^\d+[yMwdhm]$/.test(s.trim()))
     return { ok: false, message: 'must look like 1y, 1M, 1w, 1d, 1h or 1m' };
+  const rule = SAFE_STRINGS[key];
+  if (rule && !rule.valid(s)) return { ok: false, message: rule.message };
   return { ok: true, value: s };
 }

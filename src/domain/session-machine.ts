@@ -9,12 +9,16 @@
 //   COMPLETED the fields are left as the outcome record and nothing is held any more).
 // - Timers are data (`state.timers`); a due timer is always disarmed when its event is handled,
 //   even if the phase has no use for it, so no stale due time can make the actor spin.
+// - While telephony is down (`ctx.telephonyUp`) its events are lost: no timer judges the far
+//   end and no dial is placed then; such timers look again later, and `resumed` (sent on
+//   reconnect) reconciles the calls and repeats what was refused.
 
 import { assertNever } from '../errors';
 import type { ServiceOptions } from './options';
 import {
   GMS_STATE_OF,
   type AgentReleaseOutcome,
+  type CallFailure,
   type CallbackReason,
   type DeviceDialog,
   type MachineContext,
@@ -49,6 +53,17 @@ export function initialState(p: {
   };
   if (p.desiredTime !== undefined) s.desiredTime = p.desiredTime;
   return s;
+}
+
+/**
+ * While telephony is down, a timer that would place a call or judge the far end looks again
+ * after this long. The reconnect normally acts first; this covers a reconnect that raced ahead.
+ */
+export const OUTAGE_RECHECK_MS = 5_000;
+
+/** Dial attempts counted against `_max_dial_attempts`: those telephony refused are not. */
+export function chargedDialAttempts(s: SessionState): number {
+  return s.dialAttempts - (s.unplacedDials ?? 0);
 }
 
 /** The earliest armed timer, if any: when the actor must wake this session. */
@@ -302,10 +317,8 @@ const PHASES: Record<Exclude<Phase, 'completed'>, Handlers> = {
   },
 
   'retry-wait': {
-    'timer.retry': (s) =>
-      needsAgentFirst(s.options)
-        ? res(go(s, 'waiting-agent'), requestAgent(s, 1))
-        : dialCustomer(s),
+    'timer.retry': (s, _e, ctx) =>
+      ctx.telephonyUp ? retry(s) : res(arm(s, 'retry', ctx.now + OUTAGE_RECHECK_MS)),
   },
 
   'reserving-agent': {
@@ -322,11 +335,15 @@ const PHASES: Record<Exclude<Phase, 'completed'>, Handlers> = {
       if (!customerOnLine(s)) return dialCustomer(answered);
       return bridgeCalls(answered, true);
     },
-    'agent-call.failed': (s, _e, ctx) =>
-      agentFailed(drop(s, 'agentCallId'), { release: 'no-answer' }, ctx),
+    'agent-call.failed': (s, e, ctx) => agentLegFailed(s, e.failure, false, ctx),
     'agent-call.ended': (s, _e, ctx) =>
       agentFailed(drop(s, 'agentCallId'), { release: 'no-answer' }, ctx),
-    'timer.agent-answer': (s, _e, ctx) => agentFailed(s, { release: 'no-answer' }, ctx),
+    // The agent's answer may be among the events an outage lost: judge once telephony is back
+    // (`resumed` reconciles the leg first).
+    'timer.agent-answer': (s, _e, ctx) =>
+      ctx.telephonyUp
+        ? agentFailed(s, { release: 'no-answer' }, ctx)
+        : res(arm(s, 'agent-answer', ctx.now + OUTAGE_RECHECK_MS)),
     'agent.lost': (s, e, ctx) => (e.agentId === s.agentId ? agentFailed(s, {}, ctx) : undefined),
     'customer.ended': (s, _e, ctx) => customerAbandoned(s, ctx),
     'customer.failed': (s, e, ctx) =>
@@ -339,8 +356,7 @@ const PHASES: Record<Exclude<Phase, 'completed'>, Handlers> = {
     // The agent dropped before the bridge joined: the customer is still there, try another.
     'agent-call.ended': (s, _e, ctx) =>
       agentFailed(drop(s, 'agentCallId'), { release: 'no-answer', replay: true }, ctx),
-    'agent-call.failed': (s, _e, ctx) =>
-      agentFailed(drop(s, 'agentCallId'), { release: 'no-answer', replay: true }, ctx),
+    'agent-call.failed': (s, e, ctx) => agentLegFailed(s, e.failure, true, ctx),
     'agent.lost': (s, e, ctx) =>
       e.agentId === s.agentId ? agentFailed(s, { replay: true }, ctx) : undefined,
     'customer.ended': (s, _e, ctx) => customerAbandoned(s, ctx),
@@ -499,11 +515,28 @@ function customerFailed(
   const released = dropAgent(drop({ ...s, lastFailure: failure }, 'customerAnsweredAt'), {
     release: 'unused',
   });
-  return then(released, (x) =>
-    x.dialAttempts < x.options._max_dial_attempts
+  return then(released, (x) => {
+    // Never placed: no attempt was made on the customer. Dial again (a new call id) as soon as
+    // telephony is back: on `resumed`, or at a recheck should that event have come first.
+    if (failure === 'not-placed')
+      return res(
+        arm(
+          go({ ...x, unplacedDials: (x.unplacedDials ?? 0) + 1 }, 'retry-wait'),
+          'retry',
+          ctx.now + OUTAGE_RECHECK_MS,
+        ),
+      );
+    return chargedDialAttempts(x) < x.options._max_dial_attempts
       ? res(arm(go(x, 'retry-wait'), 'retry', ctx.now + sec(x.options._dial_retry_timeout)))
-      : complete(x, 'FAIL_CALL_TO_CUSTOMER', ctx),
-  );
+      : complete(x, 'FAIL_CALL_TO_CUSTOMER', ctx);
+  });
+}
+
+/** The retry wait is over: dial again, or first get an agent when the service wants one first. */
+function retry(s: SessionState): Transition {
+  return needsAgentFirst(s.options)
+    ? res(go(s, 'waiting-agent'), requestAgent(s, 1))
+    : dialCustomer(s);
 }
 
 /**
@@ -536,20 +569,46 @@ function dialAgent(s: SessionState, ctx: MachineContext): Transition {
   });
 }
 
+/**
+ * The agent leg failed while ringing (`replay` false) or before the bridge joined. The agent is
+ * blamed (made not ready) only for what the far end did: a leg our side lost or never placed
+ * says nothing about the agent. A leg refused while telephony is still down is not followed by
+ * a new request at once, which would only burn the attempts: `resumed` sends it on reconnect.
+ */
+function agentLegFailed(
+  s: SessionState,
+  failure: CallFailure,
+  replay: boolean,
+  ctx: MachineContext,
+): Transition {
+  const ours = failure === 'lost' || failure === 'not-placed';
+  return agentFailed(
+    drop(s, 'agentCallId'),
+    {
+      release: ours ? 'unused' : 'no-answer',
+      replay,
+      requestNow: failure !== 'not-placed' || ctx.telephonyUp,
+    },
+    ctx,
+  );
+}
+
 /** The reserved agent did not answer, left, or was lost: try the next one while attempts last. */
 function agentFailed(
   s: SessionState,
-  how: { release?: AgentReleaseOutcome; replay?: boolean },
+  how: { release?: AgentReleaseOutcome; replay?: boolean; requestNow?: boolean },
   ctx: MachineContext,
 ): Transition {
   const dropped = dropAgent(drop(s, 'bridgeId'), how);
   return then(dropped, (x) => {
     if (x.agentAttempts >= x.options._max_transfer_to_agent_attempts)
       return complete(x, 'FAIL_AGENT_CONNECT', ctx);
-    if (!customerOnLine(x)) return res(go(x, 'waiting-agent'), requestAgent(x, 1));
+    const request = (priority: number) =>
+      how.requestNow === false ? [] : [requestAgent(x, priority)];
+    if (!customerOnLine(x)) return res(go(x, 'waiting-agent'), ...request(1));
     // In `bridging` the waiting treatment was already stopped: start it again.
     const treatment = how.replay ? playTreatment(x) : [];
-    return res(go(x, 'reserving-agent'), requestAgent(x, 0), ...treatment);
+    return res(go(x, 'reserving-agent'), ...request(0), ...treatment);
   });
 }
 
@@ -569,6 +628,9 @@ function bridgeCalls(s: SessionState, stopTreatment: boolean): Transition {
  * a bridge that may never have been made).
  */
 function resume(s: SessionState, ctx: MachineContext): Transition {
+  // A dial telephony refused waits for it: dial now rather than at the next recheck.
+  if (s.phase === 'retry-wait' && s.lastFailure === 'not-placed' && ctx.telephonyUp)
+    return retry(disarm(s, 'retry'));
   const effects: SessionEffect[] = [];
   for (const callId of [s.customerCallId, s.agentCallId])
     if (callId !== undefined) effects.push({ type: 'reconcile-call', callId });

@@ -102,8 +102,13 @@ export interface SessionState {
   startedAt?: number;
   /** Due times of the armed timers (epoch ms). The actor wakes the session at the earliest. */
   timers: Partial<Record<TimerName, number>>;
-  /** Customer dial attempts made so far; the current call is `${id}-c${dialAttempts}`. */
+  /** Customer dials made so far; the current call is `${id}-c${dialAttempts}`. */
   dialAttempts: number;
+  /**
+   * Of those, dials telephony refused because it was down (never placed): they do not count
+   * against `_max_dial_attempts`. Absent in rows written before it existed.
+   */
+  unplacedDials?: number;
   /** Confirmation pushes sent so far. */
   confirmAttempts: number;
   /** Agents tried so far (reservations granted); the current agent call is `${id}-a${agentAttempts}`. */
@@ -120,9 +125,17 @@ export interface SessionState {
   /** User Originated: the code the customer may key in when calling the access number. */
   accessCode?: string;
   /** The last dial failure (for the outcome record). */
-  lastFailure?: DialFailure | 'lost' | 'machine' | 'notsure';
+  lastFailure?: CallFailure | 'machine' | 'notsure';
   completedAt?: number;
 }
+
+/**
+ * Why a call failed, as the machine sees it: the far end's reasons (DialFailure), plus two that
+ * are our own side's doing and never the customer's or the agent's:
+ * - `lost`: the call's outcome is unknown after a crash or reconnect and it no longer exists;
+ * - `not-placed`: telephony refused the command because it was down (TELEPHONY_DOWN).
+ */
+export type CallFailure = DialFailure | 'lost' | 'not-placed';
 
 export type SessionEvent =
   /** The booking was accepted and persisted. */
@@ -140,8 +153,7 @@ export type SessionEvent =
   | { type: 'user.action'; action: string; dialogId?: string }
   | { type: 'agent.preview-answer'; agentId: string; accept: boolean }
   | { type: 'call.answered'; callId: string; amd?: AmdVerdict }
-  /** `lost`: the call's outcome is unknown after a crash or reconnect and it no longer exists. */
-  | { type: 'call.failed'; callId: string; failure: DialFailure | 'lost'; cause?: number }
+  | { type: 'call.failed'; callId: string; failure: CallFailure; cause?: number }
   | { type: 'call.ended'; callId: string }
   | { type: 'bridged'; bridgeId: string }
   /** User Originated: the customer's own call to the access number was matched to this callback. */
@@ -186,6 +198,11 @@ export interface MachineContext {
   now: number;
   /** Current estimated wait time of the target, ms. */
   ewtMs: number;
+  /**
+   * Whether telephony can take commands now. While it is down its events are lost, so the
+   * machine neither judges the far end by a timer nor places a call until it is back.
+   */
+  telephonyUp: boolean;
 }
 
 export interface Transition {

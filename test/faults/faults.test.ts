@@ -20,11 +20,6 @@ import { RealHarness, createReq, iso, MONDAY_9 } from '../http/real-engine-harne
 import { advance, settle } from '../helpers/settle';
 
 const HOUR = 3600_000;
-/**
- * Known bugs (RELIABILITY.md, "Open findings") are written as the behaviour promised and left
- * pending in `npm test`; DIALBACK_KNOWN_BUGS=1 runs them to reproduce.
- */
-const knownBug = process.env.DIALBACK_KNOWN_BUGS ? it : it.skip;
 
 describe('faults', function () {
   this.timeout(20_000);
@@ -32,75 +27,107 @@ describe('faults', function () {
   describe('the telephony connection drops mid-call', () => {
     // Outage moments chosen to land while ringing, during AMD, while the agent leg rings and
     // while talking (HUMAN answers at 3 s, AMD at 4.5 s; agents answer 1 s after their dial).
-    // 5200 ms: the agent leg rings through the outage (known bug: the agent is blamed).
+    // 5200 ms: the agent leg rings through the outage (its answer is among the lost events).
     for (const at of [1000, 4000, 5200, 20_000])
-      (at === 5200 ? knownBug : it)(
-        `reconciles every session after an outage ${at} ms into the calls and finishes each once`,
-        async () => {
-          const h = await new Harness({
-            service: { _max_dial_attempts: 3, _dial_retry_timeout: 5 },
-            agents: [{ id: 'agent1' }, { id: 'agent2' }, { id: 'agent3' }],
-          }).start();
-          try {
-            const ids = await Promise.all(
-              ['+33612345671', '+33612345672', '+33612345673'].map((n) =>
-                h.create({ _customer_number: n }),
-              ),
-            );
-            await advance(h.clock, at);
-            const phases = ids.map((id) => h.store.get(id)?.state.phase);
-            h.telephony.setConnected(false);
-            await advance(h.clock, 30_000); // far ends hang up, answer, finish: all events lost
-            h.telephony.setConnected(true);
-            await h.until(
-              () => ids.every((id) => h.state(id) === 'COMPLETED'),
-              `all completed (phases at the outage: ${phases.join(', ')})`,
-            );
-            for (const id of ids) {
-              const dials = h.customerDials(id);
-              assert.ok(dials.length >= 1 && dials.length <= 3, `${id}: ${dials.join(',')}`);
-              for (const c of dials)
-                assert.equal(h.telephony.dialRequests(c), 1, `${c} dialled once`);
-              assert.ok(h.reason(id), 'a final reason');
-            }
-            assert.equal(h.telephony.isReady(), true);
-          } finally {
-            await h.stop();
+      it(`reconciles every session after an outage ${at} ms into the calls and finishes each once`, async () => {
+        const h = await new Harness({
+          service: { _max_dial_attempts: 3, _dial_retry_timeout: 5 },
+          agents: [{ id: 'agent1' }, { id: 'agent2' }, { id: 'agent3' }],
+        }).start();
+        try {
+          const ids = await Promise.all(
+            ['+33612345671', '+33612345672', '+33612345673'].map((n) =>
+              h.create({ _customer_number: n }),
+            ),
+          );
+          await advance(h.clock, at);
+          const phases = ids.map((id) => h.store.get(id)?.state.phase);
+          h.telephony.setConnected(false);
+          await advance(h.clock, 30_000); // far ends hang up, answer, finish: all events lost
+          h.telephony.setConnected(true);
+          await h.until(
+            () => ids.every((id) => h.state(id) === 'COMPLETED'),
+            `all completed (phases at the outage: ${phases.join(', ')})`,
+          );
+          for (const id of ids) {
+            const dials = h.customerDials(id);
+            assert.ok(dials.length >= 1 && dials.length <= 3, `${id}: ${dials.join(',')}`);
+            for (const c of dials)
+              assert.equal(h.telephony.dialRequests(c), 1, `${c} dialled once`);
+            assert.ok(h.reason(id), 'a final reason');
           }
-        },
-      );
+          assert.equal(h.telephony.isReady(), true);
+        } finally {
+          await h.stop();
+        }
+      });
 
-    it('ends a callback booked while the connection is down instead of leaving it stuck', async () => {
+    it('dials a callback booked during an outage once the connection is back, without spending its attempts', async () => {
       const h = await new Harness({ service: { _dial_retry_timeout: 5 } }).start();
       try {
         h.telephony.setConnected(false);
         await settle();
         const id = await h.create({});
         await advance(h.clock, 20_000);
-        h.telephony.setConnected(true);
-        assert.ok(await h.complete(id), 'a final reason');
         assert.equal(h.telephony.calls().length, 0, 'no call placed while down');
+        assert.equal(h.state(id), 'QUEUED', 'still waiting, not failed');
+        assert.equal(h.engine.get(id)?._dial_attempts, 0, 'a refused dial is no attempt');
+        h.telephony.setConnected(true);
+        assert.equal(await h.complete(id), 'AGENT_CONNECTED');
+        const placed = h.telephony.calls().filter((c) => c.callbackId === id);
+        assert.equal(placed.length, 2, 'one customer call and one agent call');
+        const refused = h.store.get(id)!.state.unplacedDials ?? 0;
+        assert.ok(refused >= 1, 'the first dial was refused');
+        const customer = placed.find((c) => c.leg === 'customer')!;
+        // Call ids are never reused: the dial placed comes after those refused.
+        assert.equal(customer.callId, `${id}-c${refused + 1}`);
+        assert.equal(h.engine.get(id)?._dial_attempts, 1);
       } finally {
         await h.stop();
       }
     });
 
-    knownBug(
-      'dials a callback booked during a short outage once the connection is back',
-      async () => {
-        const h = await new Harness({ service: { _dial_retry_timeout: 5 } }).start();
-        try {
-          h.telephony.setConnected(false);
-          await settle();
-          const id = await h.create({});
-          await advance(h.clock, 20_000);
-          h.telephony.setConnected(true);
-          assert.equal(await h.complete(id), 'AGENT_CONNECTED');
-        } finally {
-          await h.stop();
-        }
-      },
-    );
+    it('does not make an agent not ready whose leg rang through the outage, and connects the customer', async () => {
+      const h = await new Harness({ agents: [{ id: 'agent1' }] }).start();
+      try {
+        const id = await h.create({});
+        await advance(h.clock, 5200); // the agent leg rings (it answers at 5.5 s)
+        assert.equal(h.store.get(id)?.state.phase, 'dialling-agent');
+        h.telephony.setConnected(false);
+        await advance(h.clock, 40_000); // past the agent-answer timeout
+        assert.equal(h.store.get(id)?.state.phase, 'dialling-agent', 'not judged while down');
+        assert.notEqual(h.engine.listAgents()[0]?.state, 'not-ready');
+        h.telephony.setConnected(true);
+        assert.equal(await h.complete(id), 'AGENT_CONNECTED');
+        assert.equal(h.telephony.dialRequests(`${id}-a1`), 1, 'the same agent leg, reconciled');
+      } finally {
+        await h.stop();
+      }
+    });
+
+    it('repeats on reconnect a hang-up refused during the outage', async () => {
+      const h = await new Harness({ agents: [{ id: 'agent1' }] }).start();
+      try {
+        // No agent is ready: the customer answers and waits on the line in reserving-agent.
+        await h.engine.agentCommand('agent1', 'not-ready');
+        const id = await h.create({});
+        await advance(h.clock, 10_000);
+        assert.equal(h.store.get(id)?.state.phase, 'reserving-agent');
+        const customer = `${id}-c1`;
+        h.telephony.setConnected(false);
+        await settle();
+        await h.engine.cancel('svc', id); // its hang-up is refused: telephony is down
+        await advance(h.clock, 5000);
+        assert.equal(h.reason(id), 'CANCELLED');
+        const live = () => h.telephony.calls().find((c) => c.callId === customer)?.status;
+        assert.notEqual(live(), 'ended', 'still up while telephony is down');
+        h.telephony.setConnected(true);
+        await advance(h.clock, 1000);
+        assert.equal(live(), 'ended', 'hung up once telephony is back');
+      } finally {
+        await h.stop();
+      }
+    });
   });
 
   describe('the store cannot write', () => {

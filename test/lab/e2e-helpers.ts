@@ -161,6 +161,13 @@ export class GmsClient {
     return rows[0];
   }
 
+  /** Across services, by id; undefined when the engine does not know it. */
+  async find(id: string): Promise<View | undefined> {
+    const res = await fetch(`${this.base}/genesys/1/service/callback?_id=${id}`);
+    const rows = (await body(res, `query ${id}`)) as View[];
+    return rows[0];
+  }
+
   async action(id: string, action: string): Promise<Record<string, unknown>> {
     const res = await fetch(`${this.base}/genesys/1/service/${id}/${action}`, { method: 'POST' });
     return (await body(res, `${action} ${id}`)) as Record<string, unknown>;
@@ -269,7 +276,9 @@ export class CallbackWatch {
       if (m) return m;
       if (this.error) throw new Error(`watch of ${this.id} failed: ${this.error.message}`);
       if (Date.now() > until)
-        throw new Error(`no ${what} within ${timeoutMs} ms; states seen: ${this.states().join(' → ')}`);
+        throw new Error(
+          `no ${what} within ${timeoutMs} ms; states seen: ${this.states().join(' → ')}`,
+        );
       await sleep(25);
     }
   }
@@ -288,7 +297,10 @@ export async function firstSseEvent(
   timeoutMs: number,
 ): Promise<Record<string, unknown>> {
   const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(new Error(`no ${kind} event within ${timeoutMs} ms`)), timeoutMs);
+  const timer = setTimeout(
+    () => ac.abort(new Error(`no ${kind} event within ${timeoutMs} ms`)),
+    timeoutMs,
+  );
   try {
     const res = await fetch(`${base}/genesys/1/service/${id}/events`, {
       headers: { accept: 'text/event-stream' },
@@ -309,7 +321,8 @@ export async function firstSseEvent(
         const lines = block.split('\n');
         const event = lines.find((l) => l.startsWith('event: '))?.slice(7);
         const data = lines.find((l) => l.startsWith('data: '))?.slice(6);
-        if (event === kind && data !== undefined) return JSON.parse(data) as Record<string, unknown>;
+        if (event === kind && data !== undefined)
+          return JSON.parse(data) as Record<string, unknown>;
       }
     }
   } finally {
@@ -329,6 +342,7 @@ export interface AriEvent {
   variable?: string;
   value?: string;
   cause?: number;
+  playback?: { id: string; target_uri?: string };
 }
 
 /**
@@ -393,6 +407,25 @@ export class AriObserver {
 
   first(pred: (e: AriEvent) => boolean): AriEvent | undefined {
     return this.events.find(pred);
+  }
+
+  async waitFor(pred: (e: AriEvent) => boolean, timeoutMs: number): Promise<AriEvent> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const e = this.events.find(pred);
+      if (e) return e;
+      if (Date.now() > until) throw new Error(`no such ARI event within ${timeoutMs} ms`);
+      await sleep(20);
+    }
+  }
+
+  waitDestroyed(channelId: string, timeoutMs: number): Promise<AriEvent> {
+    return this.waitFor(
+      (e) => e.type === 'ChannelDestroyed' && e.channel?.id === channelId,
+      timeoutMs,
+    ).catch(() => {
+      throw new Error(`channel ${channelId} was not destroyed within ${timeoutMs} ms`);
+    });
   }
 
   async close(): Promise<void> {

@@ -58,6 +58,8 @@ function deepFreeze<T>(o: T): T {
 export class Driver {
   now: number;
   ewtMs = 0;
+  /** Whether telephony is up, as the session actor would tell the machine. */
+  telephonyUp = true;
   state: SessionState;
   /** Every effect so far, in order. */
   effects: SessionEffect[] = [];
@@ -80,7 +82,11 @@ export class Driver {
   send(event: SessionEvent): SessionEffect[] {
     const before = deepFreeze(this.state);
     const snapshot = JSON.stringify(before);
-    const t = transition(before, event, { now: this.now, ewtMs: this.ewtMs });
+    const t = transition(before, event, {
+      now: this.now,
+      ewtMs: this.ewtMs,
+      telephonyUp: this.telephonyUp,
+    });
     assert.equal(JSON.stringify(before), snapshot, 'the input state was mutated');
     assert.equal(t.state.gms, GMS_STATE_OF[t.state.phase], `gms out of step in ${t.state.phase}`);
     const status = t.effects.filter((e) => e.type === 'status-changed');

@@ -251,7 +251,15 @@ describe('session machine: after completion', () => {
   it('never mutates the state it is given', () => {
     const s = Object.freeze(reach('waiting-confirm').state);
     const copy = structuredClone(s);
-    const t = transition(s, { type: 'user.action', action: 'connect' }, { now: T0, ewtMs: 0 });
+    const t = transition(
+      s,
+      { type: 'user.action', action: 'connect' },
+      {
+        now: T0,
+        ewtMs: 0,
+        telephonyUp: true,
+      },
+    );
     assert.deepEqual(s, copy);
     assert.notEqual(t.state, s);
   });
