@@ -124,6 +124,8 @@ export class SimulatorTelephony implements TelephonyPort {
   private readonly opts: SimulatorOptions;
   private readonly agentsById = new Map<string, SimAgent>();
   private readonly callsById = new Map<string, SimCall>();
+  /** Calls not ended yet: what a busy check scans (callsById keeps every call ever placed). */
+  private readonly liveCalls = new Set<SimCall>();
   private readonly requests = new Map<string, number>();
   private readonly attempts = new Map<string, number>();
   private readonly bridges = new Map<string, Set<string>>();
@@ -295,6 +297,7 @@ export class SimulatorTelephony implements TelephonyPort {
       timers: new Set(),
     };
     this.callsById.set(callId, call);
+    this.liveCalls.add(call);
     this.soon(() =>
       this.emit({
         type: 'call.incoming',
@@ -411,6 +414,7 @@ export class SimulatorTelephony implements TelephonyPort {
       timers: new Set(),
     };
     this.callsById.set(callId, call);
+    this.liveCalls.add(call);
     return call;
   }
 
@@ -516,6 +520,7 @@ export class SimulatorTelephony implements TelephonyPort {
 
   private end(call: SimCall, cause: number): void {
     call.status = 'ended';
+    this.liveCalls.delete(call);
     call.endedAt = this.clock.now();
     call.cause = cause;
     delete call.playing;
@@ -550,14 +555,8 @@ export class SimulatorTelephony implements TelephonyPort {
   }
 
   private agentOnCall(agent: SimAgent, except: string): boolean {
-    for (const c of this.callsById.values())
-      if (
-        c.callId !== except &&
-        c.leg === 'agent' &&
-        c.target === agent.endpoint &&
-        c.status !== 'ended'
-      )
-        return true;
+    for (const c of this.liveCalls)
+      if (c.callId !== except && c.leg === 'agent' && c.target === agent.endpoint) return true;
     return false;
   }
 
