@@ -100,21 +100,35 @@ export function spawnNotifier(parent: Ref<unknown>, deps: NotifierDeps): Ref<Not
         data: msg.data,
         at,
       };
-      deps.hub.publish(m);
-      const out = deps.outbound;
-      if (!out) return undefined;
-      if (msg.kind === 'dialog' && msg.device && msg.device.os !== 'comet') {
-        out.toDevice(msg.device, msg.data, msg.options).catch((err: unknown) => {
-          deps.logger.warn({ err, callbackId: msg.callbackId }, 'device notification failed');
-        });
-      }
-      if (msg.kind === 'status' && msg.options._enable_status_notification) {
-        out.status(msg.data, msg.options).catch((err: unknown) => {
-          deps.logger.warn({ err, callbackId: msg.callbackId }, 'status notification failed');
-        });
-      }
+      // Published once committed, so a stream resumed by Last-Event-ID finds it again.
+      deps.store.afterCommit((err) => {
+        if (err) {
+          deps.logger.error(
+            { err, callbackId: msg.callbackId },
+            'a notification was not committed',
+          );
+          return;
+        }
+        deliver(m, msg);
+      });
       return undefined;
     },
     'notifier',
   );
+
+  function deliver(m: StreamMessage, msg: NotifierMsg): void {
+    deps.hub.publish(m);
+    const out = deps.outbound;
+    if (!out) return;
+    if (msg.kind === 'dialog' && msg.device && msg.device.os !== 'comet') {
+      out.toDevice(msg.device, msg.data, msg.options).catch((err: unknown) => {
+        deps.logger.warn({ err, callbackId: msg.callbackId }, 'device notification failed');
+      });
+    }
+    if (msg.kind === 'status' && msg.options._enable_status_notification) {
+      out.status(msg.data, msg.options).catch((err: unknown) => {
+        deps.logger.warn({ err, callbackId: msg.callbackId }, 'status notification failed');
+      });
+    }
+  }
 }

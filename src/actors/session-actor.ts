@@ -167,21 +167,46 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
       return live;
     }
     const next: Live = { ...live, state: t.state };
-    if (nextWake(before) !== wake) dispatch(deps.timer, { type: 'schedule', id, at: wake });
-    if (before.phase !== 'talking' && t.state.phase === 'talking' && t.state.agentId)
-      dispatch(deps.pool, { type: 'busy', callbackId: id, agentId: t.state.agentId });
-    let replied = false;
-    for (const effect of t.effects) {
-      if (effect.type === 'reply') {
-        replied = true;
-        if (effect.ok) reply?.({ ok: true, body: effect.body });
-        else reply?.({ ok: false, error: new DialbackError(effect.error, effect.message) });
-        continue;
+    // Write-ahead: nothing is acknowledged and no effect runs before the state is committed.
+    store.afterCommit((err) => {
+      if (err) return lostWrite(live, me, err, reply);
+      if (nextWake(before) !== wake) dispatch(deps.timer, { type: 'schedule', id, at: wake });
+      if (before.phase !== 'talking' && t.state.phase === 'talking' && t.state.agentId)
+        dispatch(deps.pool, { type: 'busy', callbackId: id, agentId: t.state.agentId });
+      let replied = false;
+      for (const effect of t.effects) {
+        if (effect.type === 'reply') {
+          replied = true;
+          if (effect.ok) reply?.({ ok: true, body: effect.body });
+          else reply?.({ ok: false, error: new DialbackError(effect.error, effect.message) });
+          continue;
+        }
+        run(next, effect, me);
       }
-      run(next, effect, me);
-    }
-    if (!replied) reply?.({ ok: true, body: {} });
+      if (!replied) reply?.({ ok: true, body: {} });
+    });
     return next;
+  };
+
+  /**
+   * The commit of a transition failed: its effects never run, the caller learns it, and the
+   * actor retires so that the next message starts again from what the store holds.
+   */
+  const lostWrite = (
+    live: Live,
+    me: Ref<SessionMsg>,
+    err: Error,
+    reply?: (r: ActionReply) => void,
+  ): void => {
+    live.log.error({ err }, 'a session write was not committed: the event is dropped');
+    reply?.({
+      ok: false,
+      error: new DialbackError(
+        'CallbackExceptionStoreUnavailable',
+        'Storage is unavailable, try again later',
+      ),
+    });
+    retire(me);
   };
 
   // Results of telephony calls come back through the supervisor, not to `me`: this actor may
@@ -224,25 +249,24 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
         });
         return;
       case 'dial-customer': {
-        if (!store.recordDial(effect.callId, id, clock.now())) {
-          log.warn({ callId: effect.callId }, 'attempt already dialled once: reconciling instead');
-          reconcile(effect.callId, me, log);
-          return;
-        }
-        deps.metrics.dials.inc({ kind: 'customer' });
         const o = s.options;
-        deps.telephony
-          .dialCustomer({
-            callId: effect.callId,
-            callbackId: id,
-            // Validated when the callback was accepted: only such numbers are ever stored.
-            number: effect.number as DialableNumber,
-            amd: effect.amd,
-            timeoutMs: effect.timeoutMs,
-            ...(o._calling_party_number ? { callerId: o._calling_party_number } : {}),
-            ...(o._calling_party_display_name ? { callerName: o._calling_party_display_name } : {}),
-          })
-          .catch(failed('dial customer', effect.callId));
+        whenDialRecorded(effect.callId, me, log, () => {
+          deps.metrics.dials.inc({ kind: 'customer' });
+          deps.telephony
+            .dialCustomer({
+              callId: effect.callId,
+              callbackId: id,
+              // Validated when the callback was accepted: only such numbers are ever stored.
+              number: effect.number as DialableNumber,
+              amd: effect.amd,
+              timeoutMs: effect.timeoutMs,
+              ...(o._calling_party_number ? { callerId: o._calling_party_number } : {}),
+              ...(o._calling_party_display_name
+                ? { callerName: o._calling_party_display_name }
+                : {}),
+            })
+            .catch(failed('dial customer', effect.callId));
+        });
         return;
       }
       case 'dial-agent': {
@@ -251,20 +275,18 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
           feed(me, { type: 'call.failed', callId: effect.callId, failure: 'unreachable' });
           return;
         }
-        if (!store.recordDial(effect.callId, id, clock.now())) {
-          reconcile(effect.callId, me, log);
-          return;
-        }
-        deps.metrics.dials.inc({ kind: 'agent' });
-        deps.telephony
-          .dialAgent({
-            callId: effect.callId,
-            callbackId: id,
-            agentId: effect.agentId,
-            endpoint,
-            timeoutMs: effect.timeoutMs,
-          })
-          .catch(failed('dial agent', effect.callId));
+        whenDialRecorded(effect.callId, me, log, () => {
+          deps.metrics.dials.inc({ kind: 'agent' });
+          deps.telephony
+            .dialAgent({
+              callId: effect.callId,
+              callbackId: id,
+              agentId: effect.agentId,
+              endpoint,
+              timeoutMs: effect.timeoutMs,
+            })
+            .catch(failed('dial agent', effect.callId));
+        });
         return;
       }
       case 'bridge':
@@ -350,6 +372,36 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
     }
   };
 
+  /**
+   * A call id is recorded, and the record committed, before the call is placed: a replay after
+   * a crash finds the record and reconciles instead of dialling the same attempt again.
+   */
+  const whenDialRecorded = (
+    callId: string,
+    me: Ref<SessionMsg>,
+    log: Logger,
+    dial: () => void,
+  ): void => {
+    let fresh: boolean;
+    try {
+      fresh = store.recordDial(callId, id, clock.now());
+    } catch (err) {
+      log.error({ err, callId }, 'could not record the dial: not placed');
+      feed(me, { type: 'call.failed', callId, failure: 'not-placed' });
+      return;
+    }
+    if (!fresh) {
+      log.warn({ callId }, 'attempt already dialled once: reconciling instead');
+      reconcile(callId, me, log);
+      return;
+    }
+    store.afterCommit((err) => {
+      if (!err) return dial();
+      log.error({ err, callId }, 'the dial record was not committed: not placed');
+      feed(me, { type: 'call.failed', callId, failure: 'not-placed' });
+    });
+  };
+
   /** Asks telephony what became of a call whose events may have been missed. */
   const reconcile = (callId: string, me: Ref<SessionMsg>, log: Logger): void => {
     deps.telephony
@@ -397,15 +449,19 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
             retire(me);
             return undefined;
           }
-          deps.metrics.bookings.inc({ service: row.service });
           const created: Live = {
             state: t.state,
             device: deviceOf(row),
             log: deps.logger.child({ callbackId: id, service: row.service }),
           };
-          msg.reply({ ok: true, body: { _id: id } });
-          if (wake !== null) dispatch(deps.timer, { type: 'schedule', id, at: wake });
-          for (const effect of t.effects) if (effect.type !== 'reply') run(created, effect, me);
+          // The client hears of its booking only once the booking is committed.
+          store.afterCommit((err) => {
+            if (err) return lostWrite(created, me, err, msg.reply);
+            deps.metrics.bookings.inc({ service: row.service });
+            msg.reply({ ok: true, body: { _id: id } });
+            if (wake !== null) dispatch(deps.timer, { type: 'schedule', id, at: wake });
+            for (const effect of t.effects) if (effect.type !== 'reply') run(created, effect, me);
+          });
           return created;
         }
         case 'event': {
@@ -461,10 +517,13 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
             msg.reply({ ok: false, error: err instanceof Error ? err : new Error(String(err)) });
             return cur;
           }
-          dispatch(deps.timer, { type: 'schedule', id, at: wake });
           const next: Live = { ...cur, state: t.state };
-          for (const effect of t.effects) if (effect.type !== 'reply') run(next, effect, me);
-          msg.reply({ ok: true, body: {} });
+          store.afterCommit((err) => {
+            if (err) return lostWrite(cur, me, err, msg.reply);
+            dispatch(deps.timer, { type: 'schedule', id, at: wake });
+            for (const effect of t.effects) if (effect.type !== 'reply') run(next, effect, me);
+            msg.reply({ ok: true, body: {} });
+          });
           return next;
         }
         case 'wake': {

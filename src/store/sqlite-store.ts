@@ -40,7 +40,19 @@ export interface SqliteStoreOptions {
   synchronous?: 'NORMAL' | 'FULL';
   /** How long a write waits for another connection's lock. Default 5000 ms. */
   busyTimeoutMs?: number;
+  /**
+   * Group the writes of one event-loop tick into one transaction (default true). A write is
+   * then durable once `afterCommit` calls back; with false every write commits on its own.
+   */
+  batch?: boolean;
   logger?: Logger;
+}
+
+/** The open transaction of the current tick and what waits for its commit. */
+interface Batch {
+  waiting: Array<(err?: Error) => void>;
+  optionIds: Array<[string, number]>;
+  optionSets: Array<[number, ServiceOptions]>;
 }
 
 interface CallbackDbRow {
@@ -162,6 +174,8 @@ class SqliteStore implements Store {
   private readonly cache = new Map<string, Database.Statement>();
   /** Set when a write failed for want of storage, cleared by the next successful write. */
   private writeFailed = false;
+  private readonly batching: boolean;
+  private batch: Batch | undefined;
   /**
    * Option sets are stored once and referenced by id: a full ServiceOptions is most of a
    * session's state, and repeating it per row made the file six times larger (a 2 KB row also
@@ -203,6 +217,7 @@ class SqliteStore implements Store {
 
   constructor(opts: SqliteStoreOptions) {
     this.log = (opts.logger ?? silentLogger()).child({ component: 'store' });
+    this.batching = opts.batch ?? true;
     const file = opts.file ?? 'dialback.db';
     let location = file;
     try {
@@ -349,17 +364,71 @@ class SqliteStore implements Store {
   // -- guards -----------------------------------------------------------------------------
 
   private write<T>(op: string, fn: () => T): T {
+    const b = this.batching ? this.openBatch(op) : undefined;
+    const marks = b ? [b.optionIds.length, b.optionSets.length] : [0, 0];
     try {
+      // Inside the tick's transaction this is a savepoint: a failed write leaves the others.
       const result = this.inTransaction(fn);
-      this.writeFailed = false;
+      if (!b) this.writeFailed = false;
       return result;
     } catch (e) {
+      if (b) {
+        // Cache entries of the rolled-back savepoint were never written.
+        b.optionIds.length = marks[0];
+        b.optionSets.length = marks[1];
+      }
       const unavailable = toUnavailable(e, op);
       if (!unavailable) throw e;
       this.writeFailed = true;
       this.log.error({ op, code: unavailable.storeCode, err: e }, 'store write failed');
       throw unavailable;
     }
+  }
+
+  /** The tick's transaction, begun at its first write and committed on the next turn. */
+  private openBatch(op: string): Batch {
+    if (this.batch) return this.batch;
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+    } catch (e) {
+      const unavailable = toUnavailable(e, op);
+      if (!unavailable) throw e;
+      this.writeFailed = true;
+      throw unavailable;
+    }
+    const b: Batch = { waiting: [], optionIds: [], optionSets: [] };
+    this.batch = b;
+    setImmediate(() => this.commit());
+    return b;
+  }
+
+  /** Commits the tick's writes, then tells everyone waiting for them. */
+  commit(): void {
+    const b = this.batch;
+    if (!b) return;
+    this.batch = undefined;
+    let failure: Error | undefined;
+    try {
+      this.db.exec('COMMIT');
+      for (const [json, id] of b.optionIds) this.optionIds.set(json, id);
+      for (const [id, options] of b.optionSets) this.optionSets.set(id, options);
+      this.writeFailed = false;
+    } catch (e) {
+      try {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      } catch (rollbackError) {
+        this.log.error({ err: rollbackError }, 'store rollback failed');
+      }
+      this.writeFailed = true;
+      failure = toUnavailable(e, 'commit') ?? (e instanceof Error ? e : new Error(String(e)));
+      this.log.error({ err: e, writes: b.waiting.length }, 'store commit failed');
+    }
+    for (const cb of b.waiting) cb(failure);
+  }
+
+  afterCommit(cb: (err?: Error) => void): void {
+    if (this.batch) this.batch.waiting.push(cb);
+    else cb();
   }
 
   private read<T>(op: string, fn: () => T): T {
@@ -518,7 +587,8 @@ class SqliteStore implements Store {
     this.s.insertOptionSet.run(json);
     const id = (this.s.optionSetId.get(json) as { id: number }).id;
     // Inside a transaction the row may still roll back: cache only what is committed.
-    if (!this.db.inTransaction) this.optionIds.set(json, id);
+    if (this.batch) this.batch.optionIds.push([json, id]);
+    else if (!this.db.inTransaction) this.optionIds.set(json, id);
     return id;
   }
 
@@ -528,7 +598,8 @@ class SqliteStore implements Store {
       const row = this.s.optionSet.get(id) as { json: string } | undefined;
       if (!row) throw new Error(`option set ${id} is missing from the store`);
       options = JSON.parse(row.json) as ServiceOptions;
-      if (!this.db.inTransaction) this.optionSets.set(id, options);
+      if (this.batch) this.batch.optionSets.push([id, options]);
+      else if (!this.db.inTransaction) this.optionSets.set(id, options);
     }
     // A shallow copy: callers may replace fields of their row's options without touching others.
     return { ...options };
@@ -733,6 +804,7 @@ class SqliteStore implements Store {
 
   close(): void {
     if (this.db.open) {
+      this.commit();
       this.optimize('');
       this.db.close();
       this.log.info('store closed');

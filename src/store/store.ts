@@ -156,6 +156,14 @@ export interface Store {
   ): StoredMessage[];
   history(id: string): HistoryEntry[];
   adminWindow(q: AdminWindowQuery): CallbackRow[];
+  /**
+   * Calls back once every write made so far is committed (at once when none is pending), with
+   * the error when the commit failed and those writes were lost. Acknowledgements and effects
+   * that depend on a write wait for this.
+   */
+  afterCommit(cb: (err?: Error) => void): void;
+  /** Commits pending writes now. */
+  commit(): void;
   /** Runs fn in one transaction (groups writes); nested calls join the outer one. */
   transaction<T>(fn: () => T): T;
   /** False once the store is closed, unreadable, or its last write failed for want of storage. */

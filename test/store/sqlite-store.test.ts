@@ -189,6 +189,7 @@ describe('SQLite store', () => {
         ['o1', 'o2', 'o3', 'o4'].map((id) => store.get(id)?.state.options._ttl),
         [222, 333, 222, 111],
       );
+      store.commit();
       const reopened = open();
       assert.deepEqual(reopened.get('o2'), store.get('o2'));
     });
@@ -637,6 +638,53 @@ describe('SQLite store', () => {
     });
   });
 
+  describe('writes grouped per tick', () => {
+    it('commits the writes of one tick together, then calls back those waiting for them', async () => {
+      const first = open();
+      const other = open();
+      const order: string[] = [];
+      first.insertCallback(row('t1'));
+      first.insertCallback(row('t2'));
+      first.afterCommit((err) => order.push(err ? `error ${err.message}` : 'committed'));
+      assert.equal(
+        other.get('t1'),
+        undefined,
+        'not visible to another connection before the commit',
+      );
+      assert.equal(first.get('t1')?.id, 't1', 'visible to its own connection at once');
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(order, ['committed']);
+      assert.equal(other.get('t2')?.id, 't2');
+      let immediate = false;
+      first.afterCommit(() => (immediate = true));
+      assert.equal(immediate, true, 'with nothing pending the callback runs at once');
+    });
+
+    it('keeps the other writes of the tick when one write fails', async () => {
+      const store = open();
+      store.insertCallback(row('k1'), { slotStart: T0, limit: 1 });
+      assert.throws(
+        () => store.insertCallback(row('k2'), { slotStart: T0, limit: 1 }),
+        SlotFullError,
+      );
+      store.insertCallback(row('k3'));
+      await new Promise((r) => setImmediate(r));
+      const other = open();
+      assert.deepEqual(
+        ['k1', 'k2', 'k3'].map((id) => other.get(id)?.id),
+        ['k1', undefined, 'k3'],
+      );
+    });
+
+    it('commits every write by itself when batching is off', () => {
+      const store = openSqliteStore({ dir, file: 'unbatched.db', batch: false });
+      opened.push(store);
+      store.insertCallback(row('u1'));
+      const other = open('unbatched.db');
+      assert.equal(other.get('u1')?.id, 'u1');
+    });
+  });
+
   describe('durability', () => {
     it('keeps everything across close and reopen, and a second store on the file sees it', () => {
       const first = open();
@@ -661,9 +709,11 @@ describe('SQLite store', () => {
         at: T0,
       });
 
+      first.commit();
       const second = open();
       assert.equal(second.get('d1')?.gms, 'QUEUED');
       second.insertCallback(row('d2'));
+      second.commit();
       assert.equal(first.get('d2')?.id, 'd2', 'the first store sees the second one’s writes');
 
       first.close();
