@@ -185,20 +185,20 @@ export class Engine implements CallbackEngine {
     this.unsubscribeTelephony = deps.telephony.subscribe((e) => this.onTelephony(e));
   }
 
-  /** Loads the wake-up window and resumes every session that was past its start. */
-  async resume(): Promise<{ resumed: number; open: number }> {
+  /**
+   * Loads the wake-up window and resumes every session that was past its start. Scheduled
+   * sessions are not read: their start timers come from the due index.
+   */
+  async resume(): Promise<{ resumed: number }> {
     dispatch(this.timer, { type: 'load' });
     dispatch(this.poolRef, { type: 'reconcile' });
     let after: string | null = null;
     let resumed = 0;
-    let open = 0;
     for (;;) {
-      const page: CallbackRow[] = this.deps.store.openSessions(after, RESUME_PAGE);
+      const page: CallbackRow[] = this.deps.store.startedSessions(after, RESUME_PAGE);
       for (const row of page) {
-        open++;
         const c = row.state.customerCallId;
         if (c !== undefined && !CALL_ID.test(c)) this.inbound.set(c, row.id);
-        if (row.state.phase === 'waiting-start') continue;
         resumed++;
         this.route(row.id, { type: 'event', event: { type: 'resumed' } }, row.service);
       }
@@ -207,8 +207,8 @@ export class Engine implements CallbackEngine {
       // Let the actors drain between pages: millions of rows must not pile up in mailboxes.
       await new Promise((r) => setImmediate(r));
     }
-    this.deps.logger.info({ open, resumed }, 'sessions resumed');
-    return { resumed, open };
+    this.deps.logger.info({ resumed }, 'sessions resumed');
+    return { resumed };
   }
 
   async stop(): Promise<void> {

@@ -89,6 +89,14 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX messages_service ON messages (service, seq);
     `,
   },
+  {
+    version: 2,
+    description: 'index of started sessions, so a restart reads only those',
+    sql: `
+      CREATE INDEX callbacks_started_id ON callbacks (id)
+        WHERE gms IN ('QUEUED', 'ROUTING', 'PROCESSING');
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

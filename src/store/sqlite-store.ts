@@ -199,6 +199,7 @@ class SqliteStore implements Store {
     deleteBooking: Database.Statement;
     get: Database.Statement;
     openSessions: Database.Statement;
+    startedSessions: Database.Statement;
     due: Database.Statement;
     dueAfter: Database.Statement;
     bookedCounts: Database.Statement;
@@ -275,6 +276,10 @@ class SqliteStore implements Store {
       ),
       deleteBooking: db.prepare('DELETE FROM bookings WHERE callback_id = ?'),
       get: db.prepare(`SELECT ${CALLBACK_COLUMNS} FROM callbacks c WHERE c.id = ?`),
+      startedSessions: db.prepare(
+        `SELECT ${CALLBACK_COLUMNS} FROM callbacks c INDEXED BY callbacks_started_id
+         WHERE c.gms IN ('QUEUED', 'ROUTING', 'PROCESSING') AND c.id > ? ORDER BY c.id LIMIT ?`,
+      ),
       openSessions: db.prepare(
         `SELECT ${CALLBACK_COLUMNS} FROM callbacks c
          WHERE c.gms <> 'COMPLETED' AND c.id > ? ORDER BY c.id LIMIT ?`,
@@ -656,6 +661,14 @@ class SqliteStore implements Store {
         ' ORDER BY c.rowid LIMIT ?';
       return (this.stmt(sql).all(...params) as CallbackDbRow[]).map((r) => this.toCallbackRow(r));
     });
+  }
+
+  startedSessions(afterId: string | null, limit: number): CallbackRow[] {
+    return this.read('startedSessions', () =>
+      (this.s.startedSessions.all(afterId ?? '', limit) as CallbackDbRow[]).map((r) =>
+        this.toCallbackRow(r),
+      ),
+    );
   }
 
   openSessions(afterId: string | null, limit: number): CallbackRow[] {

@@ -124,6 +124,11 @@ export interface Store {
    * Oldest first, at most `limit` rows.
    */
   query(q: CallbackQuery): CallbackRow[];
+  /**
+   * Sessions past their start (QUEUED, ROUTING, PROCESSING), ordered by id, one page after the
+   * cursor: what a restart must resume. SCHEDULED ones only need their timer.
+   */
+  startedSessions(afterId: string | null, limit: number): CallbackRow[];
   /** Every session not COMPLETED, ordered by id, one page after the cursor (null: from the start). */
   openSessions(afterId: string | null, limit: number): CallbackRow[];
   /**

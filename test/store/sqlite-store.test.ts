@@ -638,6 +638,44 @@ describe('SQLite store', () => {
     });
   });
 
+  describe('started sessions', () => {
+    it('pages through the sessions past their start only, by id', () => {
+      const store = open();
+      const phases: Phase[] = [
+        'waiting-start',
+        'waiting-agent',
+        'reserving-agent',
+        'talking',
+        'completed',
+      ];
+      for (let i = 0; i < 250; i++) {
+        const id = `s${String(i).padStart(3, '0')}`;
+        store.insertCallback(row(id));
+        const phase = phases[i % phases.length];
+        store.saveSession(
+          id,
+          session(id, 'sales', phase, phase === 'completed' ? 'CANCELLED' : undefined),
+          null,
+          null,
+          T0,
+        );
+      }
+      const seen: string[] = [];
+      let after: string | null = null;
+      for (;;) {
+        const page = store.startedSessions(after, 40);
+        seen.push(...page.map((r) => r.id));
+        if (page.length < 40) break;
+        after = page[page.length - 1].id;
+      }
+      assert.equal(seen.length, 150);
+      assert.deepEqual(seen, [...seen].sort());
+      assert.ok(
+        seen.every((id) => ['QUEUED', 'ROUTING', 'PROCESSING'].includes(store.get(id)!.gms)),
+      );
+    });
+  });
+
   describe('writes grouped per tick', () => {
     it('commits the writes of one tick together, then calls back those waiting for them', async () => {
       const first = open();
