@@ -66,7 +66,7 @@ export function e2eRawConfig(lab: LabState, dataDir: string): Record<string, unk
     port: 0,
     host: '127.0.0.1',
     data_dir: dataDir,
-    log_level: process.env.DIALBACK_LOG_LEVEL ?? 'warn',
+    log_level: process.env.DIALBACK_LOG_LEVEL ?? 'error',
     telephony: {
       ...raw.telephony,
       ari: {
@@ -346,9 +346,11 @@ export interface AriEvent {
 }
 
 /**
- * A second ARI application subscribed to everything: it sees the engine's channels and
- * bridges (created, AMD variables, bridge entries, destruction) without touching them.
- * It reconnects by itself when Asterisk restarts.
+ * A second ARI application subscribed to every channel and bridge: it sees the engine's calls
+ * (created, AMD variables, bridge entries, destruction) without touching them, and reconnects
+ * by itself when Asterisk restarts. Not `subscribeAll`: that adds a device-state subscription,
+ * and closing such a websocket while a device-state message is being dispatched deadlocks
+ * Asterisk's ARI (asterisk/asterisk#2170, seen in this lab with 22.10.1).
  */
 export class AriObserver {
   readonly events: AriEvent[] = [];
@@ -367,12 +369,17 @@ export class AriObserver {
     const base = this.lab.ari.url.replace(/^http/, 'ws');
     const q = new URLSearchParams({
       app: this.app,
-      subscribeAll: 'true',
       api_key: `${this.lab.ari.username}:${this.lab.ari.password}`,
     });
     const ws = new WebSocket(`${base}/ari/events?${q.toString()}`);
     this.ws = ws;
-    ws.on('open', () => resolve?.());
+    ws.on('open', () => {
+      // `channel:` and `bridge:` without a name: all of them.
+      this.subscribe(['channel:', 'bridge:']).then(
+        () => resolve?.(),
+        (err: unknown) => reject?.(err as Error),
+      );
+    });
     ws.on('message', (data) => {
       try {
         const ev = JSON.parse(String(data)) as Omit<AriEvent, 'at'> & { timestamp?: string };
@@ -390,6 +397,34 @@ export class AriObserver {
       resolve = undefined;
       setTimeout(() => this.connect(), 250);
     });
+  }
+
+  private async subscribe(sources: string[]): Promise<void> {
+    const auth = Buffer.from(`${this.lab.ari.username}:${this.lab.ari.password}`).toString(
+      'base64',
+    );
+    // One parameter, comma-separated: ARI keeps only the last of repeated ones.
+    const q = `eventSource=${sources.map((x) => encodeURIComponent(x)).join(',')}`;
+    const res = await fetch(`${this.lab.ari.url}/ari/applications/${this.app}/subscription?${q}`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${auth}` },
+      signal: AbortSignal.timeout(3000),
+    });
+    if (!res.ok) throw new Error(`ARI subscription for ${this.app}: HTTP ${res.status}`);
+  }
+
+  /** Resolves once nothing has happened on the wire for `quietMs` (at most `timeoutMs`). */
+  async quiet(quietMs: number, timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    let count = -1;
+    let since = Date.now();
+    while (Date.now() < until) {
+      if (this.events.length !== count) {
+        count = this.events.length;
+        since = Date.now();
+      } else if (Date.now() - since >= quietMs) return;
+      await sleep(50);
+    }
   }
 
   /** Distinct channel ids created that start with `prefix`. */
