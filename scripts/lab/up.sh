@@ -154,6 +154,19 @@ for d in /etc/asterisk /var/lib/asterisk /var/spool/asterisk /var/log/asterisk; 
 done
 mkdir -p "$ROOT/var/run/asterisk"
 
+# The sounds come as en_US_f_Allison; `en` (what language en plays) is an alternatives link that
+# a root built without the postinst, or an older root, lacks or leaves dangling: without it
+# `sound:queue-periodic-announce` fails. Tested inside the root: the link is absolute there.
+SOUNDS=/usr/share/asterisk/sounds
+if [[ -d $ROOT$SOUNDS/en_US_f_Allison ]] && ! chroot "$ROOT" test -e "$SOUNDS/en/queue-periodic-announce.gsm"; then
+  if [[ -d $ROOT$SOUNDS/en && ! -L $ROOT$SOUNDS/en ]]; then
+    cp -rn "$ROOT$SOUNDS/en_US_f_Allison/." "$ROOT$SOUNDS/en/" || die "copying the sounds into $SOUNDS/en"
+  else
+    ln -sfn en_US_f_Allison "$ROOT$SOUNDS/en" || die "linking $SOUNDS/en to en_US_f_Allison"
+  fi
+  step "sounds: $SOUNDS/en now resolves to en_US_f_Allison"
+fi
+
 bash "$DOCKER_DIR/render.sh" "$ROOT/etc/asterisk" "$LAB_DIR" || die "rendering the configuration (docker/render.sh)"
 step "configuration rendered into $ROOT/etc/asterisk and $LAB_DIR/phones"
 bash "$DOCKER_DIR/softphones/make-voices.sh" "$LAB_DIR/voices" || die "generating voices (docker/softphones/make-voices.sh)"

@@ -67,6 +67,8 @@ export interface SimulationResult {
   slotCapacity: number;
   slotMinutes: number;
   agents: number;
+  /** Shift starts the pool refused (the agent was still engaged), as `agent: reason`. */
+  refusedShiftStarts: string[];
 }
 
 export interface RunOptions {
@@ -239,12 +241,14 @@ export async function runSimulation(
       clock.setTimer(clock.now() + MINUTE, () => signOut(id));
     });
   };
+  const refusedShiftStarts: string[] = [];
   for (const [id, sh] of shiftOf) {
     clock.setTimer(dayStart + sh.from * MINUTE, () => {
       void engine
         .agentCommand(id, 'sign-in')
         .then(() => engine.agentCommand(id, 'ready'))
-        .catch(() => undefined);
+        // A shift starting while the agent is still on a call is simply skipped, as in a centre.
+        .catch((err: unknown) => refusedShiftStarts.push(`${id}: ${String(err)}`));
     });
     if (sh.to < 24 * 60) clock.setTimer(dayStart + sh.to * MINUTE, () => signOut(id));
   }
@@ -324,6 +328,7 @@ export async function runSimulation(
   await telephony.stop();
   store.close();
   return {
+    refusedShiftStarts,
     scenario: sc,
     dayStart,
     endedAt: clock.now(),

@@ -2,6 +2,8 @@
 // helpers: an HTTP server on 127.0.0.1 serving the recorded api-docs (ari-client loads them
 // first), the REST endpoints the adapter calls, and a websocket at /ari/events that replays the
 // recorded events of test/fixtures/ari/*.json with the fixture's ids swapped for the test's.
+// As in Asterisk without subscribeAll, a socket gets events only once its app has subscribed
+// (POST /ari/applications/{app}/subscription), and a new socket starts unsubscribed.
 // Faults on demand: REST that never answers, dropped or refused websockets, channels that vanish.
 
 import fs from 'node:fs';
@@ -80,8 +82,14 @@ export class FakeAri {
   readonly bridges = new Map<string, Set<string>>();
   readonly playbacks = new Map<string, { channelId: string; timer: NodeJS.Timeout }>();
   readonly requests: FakeRequest[] = [];
+  /** The query of every websocket handshake accepted. */
+  readonly websocketQueries: URLSearchParams[] = [];
   /** Every REST request (not the api-docs) hangs without an answer while true. */
   hangRest = false;
+  /** Every event is sent twice, as Asterisk does for an app subscribed to `endpoint:PJSIP`. */
+  repeatEvents = false;
+  /** Subscription requests fail (500) while true. */
+  refuseSubscriptions = false;
   /** Websocket upgrades are refused while true. */
   refuseWebsockets = false;
   /** Gap between replayed events. */
@@ -94,7 +102,8 @@ export class FakeAri {
 
   private server: http.Server;
   private wss: WsServer;
-  private readonly sockets = new Set<WsClient>();
+  /** Open websockets, each with its app and whether that app has subscribed since it opened. */
+  private readonly sockets = new Map<WsClient, { app: string; subscribed: boolean }>();
   private readonly tcp = new Set<Socket>();
   private readonly hung = new Set<http.ServerResponse>();
   private readonly docs = new Map<string, string>();
@@ -113,8 +122,9 @@ export class FakeAri {
         socket.destroy();
         return;
       }
+      this.websocketQueries.push(url.searchParams);
       this.wss.handleUpgrade(req, socket, head, (ws) => {
-        this.sockets.add(ws);
+        this.sockets.set(ws, { app: url.searchParams.get('app') ?? '', subscribed: false });
         ws.on('close', () => this.sockets.delete(ws));
       });
     });
@@ -139,7 +149,7 @@ export class FakeAri {
   async close(): Promise<void> {
     for (const c of this.channels.values()) c.timers.forEach(clearTimeout);
     for (const p of this.playbacks.values()) clearTimeout(p.timer);
-    for (const ws of this.sockets) ws.terminate();
+    for (const ws of this.sockets.keys()) ws.terminate();
     for (const r of this.hung) r.destroy();
     for (const s of this.tcp) s.destroy();
     this.wss.close();
@@ -153,7 +163,7 @@ export class FakeAri {
 
   /** Cuts every websocket (as when Asterisk goes away). */
   dropWebsockets(): void {
-    for (const ws of this.sockets) ws.terminate();
+    for (const ws of this.sockets.keys()) ws.terminate();
   }
 
   /** Answers the REST requests held while `hangRest` was true. */
@@ -179,14 +189,24 @@ export class FakeAri {
     ).length;
   }
 
-  /** Sends an event to every open websocket. */
+  /** The eventSource of every subscription request, in order. */
+  subscriptions(): string[] {
+    return this.requests
+      .filter(
+        (r) => r.method === 'POST' && /^\/ari\/applications\/[^/]+\/subscription$/.test(r.path),
+      )
+      .map((r) => r.query.getAll('eventSource').join('&'));
+  }
+
+  /** Sends an event to every open websocket whose app has subscribed. */
   broadcast(event: Json): void {
     const text = JSON.stringify({
       application: 'dialback',
       timestamp: new Date().toISOString(),
       ...event,
     });
-    for (const ws of this.sockets) ws.send(text);
+    for (const [ws, s] of this.sockets)
+      if (s.subscribed) for (let i = this.repeatEvents ? 2 : 1; i > 0; i--) ws.send(text);
   }
 
   // ---- HTTP --------------------------------------------------------------------------------------
@@ -224,6 +244,8 @@ export class FakeAri {
       return r ? r.slice(1).map(decodeURIComponent) : undefined;
     };
     let a: string[] | undefined;
+    if (method === 'POST' && (a = m(/^\/ari\/applications\/([^/]+)\/subscription$/)))
+      return this.subscribe(a[0] ?? '', q.getAll('eventSource'));
     if (method === 'POST' && p === '/ari/channels') return this.originate(q);
     if (method === 'GET' && p === '/ari/channels')
       return [200, [...this.channels.values()].map((c) => c.json)];
@@ -279,6 +301,22 @@ export class FakeAri {
         }),
       ];
     return [404, { message: `fake ARI: no route ${method} ${p}` }];
+  }
+
+  /** Like Asterisk: one eventSource value, comma-separated; repeated params are not combined. */
+  private subscribe(app: string, sources: string[]): [number, unknown] {
+    const open = [...this.sockets.values()].filter((s) => s.app === app);
+    if (this.refuseSubscriptions) return [500, { message: 'fake ARI: subscription refused' }];
+    if (open.length === 0) return [404, { message: `Application '${app}' not found` }];
+    if (sources.length !== 1 || !sources[0]) return [400, { message: 'Missing parameter' }];
+    const uris = sources[0].split(',');
+    if (!uris.includes('channel:'))
+      return [400, { message: 'fake ARI: only a subscription to all channels is modelled' }];
+    for (const s of open) s.subscribed = true;
+    return [
+      200,
+      { name: app, channel_ids: [], bridge_ids: [], endpoint_ids: [], device_names: [] },
+    ];
   }
 
   private bridgeJson(id: string, members: Set<string>): Json {

@@ -109,8 +109,10 @@ describe('ARI adapter (lab)', function () {
         'the agent leg stays up until the engine ends it',
       );
     } finally {
-      await port.hangup(agent).catch(() => undefined);
-      await port.hangup(customer).catch(() => undefined);
+      await port.hangup(agent).catch((err: unknown) => console.warn('lab clean-up:', String(err)));
+      await port
+        .hangup(customer)
+        .catch((err: unknown) => console.warn('lab clean-up:', String(err)));
       ev.dispose();
       await port.stop();
     }

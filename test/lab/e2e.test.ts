@@ -111,11 +111,15 @@ describe('dialback end to end over HTTP, with the lab Asterisk', function () {
     for (const w of watches.splice(0)) await w.stop();
     // Whatever a failed test left: cancel open callbacks, hang up their calls, ready the agents.
     for (const id of created) {
-      const v = await gms.find(id).catch(() => undefined);
+      const v = await gms
+        .find(id)
+        .catch((err: unknown) => console.warn('lab clean-up:', String(err)));
       if (v && v._callback_state !== 'COMPLETED')
-        await gms.cancel(String(v._service_name), id).catch(() => undefined);
+        await gms
+          .cancel(String(v._service_name), id)
+          .catch((err: unknown) => console.warn('lab clean-up:', String(err)));
     }
-    await ari.cleanup(created).catch(() => undefined);
+    await ari.cleanup(created).catch((err: unknown) => console.warn('lab clean-up:', String(err)));
     for (const a of await gms.agents())
       if (a.state === 'not-ready' || a.state === 'signed-out') {
         if (a.state === 'signed-out') await gms.agent(a.id, 'sign-in');
@@ -127,9 +131,9 @@ describe('dialback end to end over HTTP, with the lab Asterisk', function () {
 
   after(async function () {
     for (const w of watches.splice(0)) await w.stop();
-    await ari?.cleanup(created).catch(() => undefined);
-    // The engine's ARI socket uses subscribeAll: closing it while a device-state message is in
-    // flight can deadlock Asterisk (asterisk/asterisk#2170). Close only once the lab is quiet.
+    await ari?.cleanup(created).catch((err: unknown) => console.warn('lab clean-up failed', err));
+    // Closing an ARI socket while Asterisk dispatches to it has deadlocked Asterisk before
+    // (asterisk/asterisk#2170, with device-state subscriptions): close once the lab is quiet.
     await observer?.quiet(1500, 10_000);
     await e2e?.close();
     await observer?.close();

@@ -330,6 +330,96 @@ describe('ARI adapter (fake asterisk)', function () {
     await w.ev.waitFor(of('c-after', 'call.answered'), 2000);
   });
 
+  it('subscribes its app to all channels, bridges and the agents endpoints on connect and after a reconnect, never with subscribeAll', async function () {
+    w = await world();
+    const source = 'channel:,bridge:,endpoint:PJSIP';
+    assert.deepEqual(w.fake.subscriptions(), [source]);
+    w.fake.dropWebsockets();
+    await w.ev.waitFor((e) => e.type === 'connection.changed' && !e.up, 1000);
+    const before = w.ev.events().length;
+    await w.ev.waitFor(
+      (e) => e.type === 'connection.changed' && e.up && w.ev.events().indexOf(e) >= before,
+      2000,
+    );
+    assert.deepEqual(w.fake.subscriptions(), [source, source]);
+    assert.equal(w.fake.websocketQueries.length, 2);
+    for (const q of w.fake.websocketQueries) {
+      assert.equal(q.get('app'), 'dialback');
+      assert.equal(q.has('subscribeAll'), false);
+    }
+    // The fake sends a socket nothing until its app subscribed: a busy line proves it did.
+    await dial('c-busy-after', BUSY);
+    const failed = await w.ev.waitFor(of('c-busy-after', 'call.failed'), 2000);
+    assert.ok(failed.type === 'call.failed' && failed.failure === 'busy');
+  });
+
+  it('subscribes to channels and bridges only when no agents are configured', async function () {
+    w = await world({ agents: [] });
+    assert.deepEqual(w.fake.subscriptions(), ['channel:,bridge:']);
+  });
+
+  it('drops the socket and keeps retrying while the subscription is refused', async function () {
+    const fake = new FakeAri();
+    await fake.listen();
+    fake.refuseSubscriptions = true;
+    w = await world({ startWaitMs: 300 }, fake);
+    const close = w.close;
+    w.close = async () => {
+      await close();
+      await fake.close();
+    };
+    assert.equal(w.port.isReady(), false, 'not ready without the subscription');
+    assert.ok(fake.subscriptions().length >= 2, `tried ${fake.subscriptions().length} times`);
+    fake.refuseSubscriptions = false;
+    await w.ev.waitFor((e) => e.type === 'connection.changed' && e.up, 2000);
+    await sleep(50);
+    assert.equal(fake.socketCount(), 1, 'the refused sockets were closed');
+  });
+
+  it('reports each call event once and loops a treatment once when Asterisk repeats every event', async function () {
+    const fake = new FakeAri();
+    fake.repeatEvents = true;
+    fake.playbackMs = 30;
+    await fake.listen();
+    w = await world({}, fake);
+    const close = w.close;
+    w.close = async () => {
+      await close();
+      await fake.close();
+    };
+    await dial('r-busy', BUSY);
+    await dial('r-human', HUMAN);
+    await w.port.dialAgent({
+      callId: 'r-agent',
+      callbackId: 'cb',
+      agentId: 'agent1',
+      endpoint: 'PJSIP/agent1',
+      timeoutMs: 2000,
+    });
+    await w.ev.waitFor(of('r-busy', 'call.failed'), 2000);
+    await w.ev.waitFor(of('r-human', 'call.answered'), 2000);
+    await w.ev.waitFor(of('r-agent', 'call.answered'), 2000);
+    await w.port.play('r-human', 'sound:queue-periodic-announce');
+    await sleep(100);
+    await w.port.stopPlayback('r-human');
+    await w.port.bridge('r-bridge', ['r-human', 'r-agent']);
+    await w.ev.waitFor((e) => e.type === 'bridge.joined', 2000);
+    await w.port.hangup('r-human');
+    await w.ev.waitFor(of('r-human', 'call.ended'), 2000);
+    await sleep(50);
+    const count = (p: (e: TelephonyEvent) => boolean) => w.ev.events().filter(p).length;
+    assert.equal(count(of('r-busy')), 1, 'busy: one call.failed');
+    assert.equal(count(of('r-human', 'call.answered')), 1);
+    assert.equal(count(of('r-human', 'call.ended')), 1);
+    assert.equal(
+      count((e) => e.type === 'bridge.joined'),
+      1,
+    );
+    // 100 ms of 30 ms sounds: about four plays; a loop restarted per copy would double each time.
+    const plays = fake.requests.filter((r) => r.path === '/ari/channels/r-human/play').length;
+    assert.ok(plays >= 2 && plays <= 6, `played ${plays} times`);
+  });
+
   it('ends a call that vanished while the websocket was down, and fails one that was still ringing', async function () {
     w = await world();
     await dial('c-live', HUMAN);

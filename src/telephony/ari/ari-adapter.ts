@@ -1,9 +1,11 @@
 // The ARI adapter: the TelephonyPort over a real Asterisk. REST goes through ari-client (every
 // call under a timeout: its promises hang while Asterisk is down); events come from our own
-// websocket with subscribeAll=true, because a busy line destroys its channel before any
-// per-channel subscription could land (test/fixtures/ari/README.md), and because ari-client's
-// own reconnect gives up after 10 tries. After every (re)connect a reconcile pass re-reads
-// channels and bridges: ARI drops the events of the time the socket was down.
+// websocket (ari-client's own reconnect gives up after 10 tries), subscribed right after every
+// (re)connect to all channels and bridges (a busy line destroys its channel before any
+// per-channel subscription could land, test/fixtures/ari/README.md) and to the agents' endpoint
+// technologies. Never subscribeAll: its device-state subscription can deadlock Asterisk's ARI
+// when the socket closes (asterisk/asterisk#2170). After every (re)connect a reconcile pass
+// re-reads channels and bridges: ARI drops the events of the time the socket was down.
 
 import WebSocket from 'ws';
 import { connect as ariConnect, type AriClientInstance, type AriOperation } from 'ari-client';
@@ -72,7 +74,6 @@ interface AriEventJson {
   bridge?: { id: string; channels?: string[] };
   playback?: { id: string; state?: string };
   endpoint?: { technology: string; resource: string; state?: string };
-  device_state?: { name: string; state: string };
 }
 
 interface AriRest {
@@ -80,6 +81,7 @@ interface AriRest {
   bridges: Record<'createWithId' | 'addChannel' | 'list' | 'get' | 'destroy', AriOperation>;
   playbacks: Record<'stop' | 'get', AriOperation>;
   endpoints: Record<'list', AriOperation>;
+  applications: Record<'subscribe', AriOperation>;
 }
 
 // ---- our bookkeeping ----------------------------------------------------------------------------
@@ -162,6 +164,8 @@ export class AriTelephony implements TelephonyPort {
   private readonly heartbeatMs: number;
   private readonly fallbackMedia: string;
   private readonly agentByEndpoint = new Map<string, string>();
+  /** What the app subscribes to after every (re)connect: one comma-separated eventSource. */
+  private readonly eventSource: string;
 
   private client: AriRest | undefined;
   private ws: WebSocket | undefined;
@@ -197,6 +201,12 @@ export class AriTelephony implements TelephonyPort {
     if (!this.customerEndpoint.includes('{number}'))
       throw new Error(`customerEndpoint ${this.customerEndpoint} has no {number} placeholder`);
     for (const a of opts.agents ?? []) this.agentByEndpoint.set(a.endpoint, a.id);
+    // `channel:`/`bridge:` without a name: all of them. Endpoints by technology: on Asterisk
+    // 22.10 a bare `endpoint:` is accepted but sent no EndpointStateChange while an agent's
+    // call came and went, `endpoint:PJSIP` did (lab-checked). It also repeats every event of
+    // that technology's channels (lab-checked): each handler below is idempotent.
+    const techs = new Set([...this.agentByEndpoint.keys()].map((e) => e.split('/')[0] ?? ''));
+    this.eventSource = ['channel:', 'bridge:', ...[...techs].map((t) => `endpoint:${t}`)].join(',');
   }
 
   // ---- lifecycle -------------------------------------------------------------------------------
@@ -442,6 +452,19 @@ export class AriTelephony implements TelephonyPort {
     });
     ws.on('error', (err) => this.log.warn({ err: errText(err) }, 'ARI websocket error'));
     ws.on('close', (code) => this.onSocketClosed(ws, code));
+    try {
+      await this.rest('applications.subscribe', (c) =>
+        c.applications.subscribe({ applicationName: this.opts.app, eventSource: this.eventSource }),
+      );
+    } catch (err) {
+      // Without the subscription the app sees only channels in Stasis: no busy, no ringing.
+      if (this.ws === ws) this.ws = undefined;
+      ws.removeAllListeners();
+      ws.on('error', () => undefined);
+      ws.terminate();
+      throw err;
+    }
+    if (!this.started || this.ws !== ws) return;
     this.setUp(true);
     this.startHeartbeat();
     await this.reconcile();
@@ -451,7 +474,6 @@ export class AriTelephony implements TelephonyPort {
     const base = this.opts.url.replace(/^http/, 'ws').replace(/\/+$/, '');
     const q = new URLSearchParams({
       app: this.opts.app,
-      subscribeAll: 'true',
       api_key: `${this.opts.username}:${this.opts.password}`,
     });
     return new Promise<WebSocket>((resolve, reject) => {
@@ -648,13 +670,6 @@ export class AriTelephony implements TelephonyPort {
             ev.endpoint.state === 'online',
           );
         return;
-      case 'DeviceStateChanged': {
-        const d = ev.device_state;
-        // UNKNOWN says nothing; the endpoint state decides then.
-        if (d && d.state !== 'UNKNOWN')
-          this.endpointState(d.name, d.state !== 'UNAVAILABLE' && d.state !== 'INVALID');
-        return;
-      }
       default:
         // Dozens of other event types (varsets, dialplan steps, other apps' traffic): not ours.
         return;
@@ -967,7 +982,7 @@ export class AriTelephony implements TelephonyPort {
 }
 
 function asRest(raw: AriClientInstance): AriRest {
-  for (const r of ['channels', 'bridges', 'playbacks', 'endpoints'])
+  for (const r of ['channels', 'bridges', 'playbacks', 'endpoints', 'applications'])
     if (typeof raw[r] !== 'object' || raw[r] === null)
       throw new Error(`ari-client has no ${r} resource: is this an Asterisk ARI endpoint?`);
   return raw as unknown as AriRest;
