@@ -2,6 +2,7 @@
 // real port, the system clock), driven with fetch like a browser client: availability, create,
 // the SSE stream, connect, and the query until the callback completes.
 
+import { firstSseEvent } from '../helpers/sse';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -102,38 +103,9 @@ describe('a listening dialback driven over HTTP', function () {
   }
 
   /** Opens the callback's SSE stream and resolves with the first event of `kind`. */
-  async function firstEvent(id: string, kind: string): Promise<unknown> {
-    const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(new Error(`no ${kind} event in time`)), 15_000);
-    try {
-      const res = await fetch(`${base()}/genesys/1/service/${id}/events`, {
-        headers: { accept: 'text/event-stream' },
-        signal: ac.signal,
-      });
-      assert.equal(res.status, 200);
-      assert.match(String(res.headers.get('content-type')), /^text\/event-stream/);
-      assert.ok(res.body);
-      const reader = res.body.getReader();
-      const decoder = new TextDecoder();
-      let buf = '';
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error('event stream ended');
-        buf += decoder.decode(value, { stream: true });
-        let end: number;
-        while ((end = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, end);
-          buf = buf.slice(end + 2);
-          const lines = block.split('\n');
-          const event = lines.find((l) => l.startsWith('event: '))?.slice(7);
-          const data = lines.find((l) => l.startsWith('data: '))?.slice(6);
-          if (event === kind && data !== undefined) return JSON.parse(data) as unknown;
-        }
-      }
-    } finally {
-      clearTimeout(timer);
-      ac.abort();
-    }
+  /** The first SSE message of `kind` on the callback's stream. */
+  function firstEvent(id: string, kind: string): Promise<Record<string, unknown>> {
+    return firstSseEvent(base(), id, kind, 15_000);
   }
 
   /** The start of the next 5-minute slot that is still offered. */
