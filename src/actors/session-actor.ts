@@ -181,7 +181,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
           else reply?.({ ok: false, error: new DialbackError(effect.error, effect.message) });
           continue;
         }
-        run(next, effect, me);
+        run(next, effect);
       }
       if (!replied) reply?.({ ok: true, body: {} });
     });
@@ -211,22 +211,18 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
 
   // Results of telephony calls come back through the supervisor, not to `me`: this actor may
   // have stopped (idle) before the promise settled, and a stopped ref drops its messages.
-  const feed = (_me: Ref<SessionMsg>, event: SessionEvent): void => {
+  const feed = (event: SessionEvent): void => {
     deps.reroute(id, { type: 'event', event });
   };
 
-  const run = (
-    live: Live,
-    effect: Exclude<SessionEffect, { type: 'reply' }>,
-    me: Ref<SessionMsg>,
-  ): void => {
+  const run = (live: Live, effect: Exclude<SessionEffect, { type: 'reply' }>): void => {
     const s = live.state;
     const log = live.log;
     const failed = (what: string, callId: string) => (err: unknown) => {
       // Refused while telephony is down: no call was placed, which is nobody's failure.
       const down = isTelephonyError(err, 'TELEPHONY_DOWN');
       log.warn({ err, callId }, `${what} ${down ? 'refused: telephony is down' : 'failed'}`);
-      feed(me, { type: 'call.failed', callId, failure: down ? 'not-placed' : 'failed' });
+      feed({ type: 'call.failed', callId, failure: down ? 'not-placed' : 'failed' });
     };
     switch (effect.type) {
       case 'request-agent':
@@ -250,7 +246,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
         return;
       case 'dial-customer': {
         const o = s.options;
-        whenDialRecorded(effect.callId, me, log, () => {
+        whenDialRecorded(effect.callId, log, () => {
           deps.metrics.dials.inc({ kind: 'customer' });
           deps.telephony
             .dialCustomer({
@@ -272,10 +268,10 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
       case 'dial-agent': {
         const endpoint = deps.agentEndpoint(effect.agentId);
         if (!endpoint) {
-          feed(me, { type: 'call.failed', callId: effect.callId, failure: 'unreachable' });
+          feed({ type: 'call.failed', callId: effect.callId, failure: 'unreachable' });
           return;
         }
-        whenDialRecorded(effect.callId, me, log, () => {
+        whenDialRecorded(effect.callId, log, () => {
           deps.metrics.dials.inc({ kind: 'agent' });
           deps.telephony
             .dialAgent({
@@ -296,7 +292,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
           // Without a bridge the agent leg is useless: end it and let the machine move on.
           const agentCall = effect.callIds.find((c) => c === s.agentCallId);
           if (agentCall)
-            feed(me, {
+            feed({
               type: 'call.failed',
               callId: agentCall,
               failure: down ? 'not-placed' : 'failed',
@@ -322,7 +318,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
         });
         return;
       case 'reconcile-call':
-        reconcile(effect.callId, me, log);
+        reconcile(effect.callId, log);
         return;
       case 'notify-device':
         dispatch(deps.notifier, {
@@ -376,50 +372,45 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
    * A call id is recorded, and the record committed, before the call is placed: a replay after
    * a crash finds the record and reconciles instead of dialling the same attempt again.
    */
-  const whenDialRecorded = (
-    callId: string,
-    me: Ref<SessionMsg>,
-    log: Logger,
-    dial: () => void,
-  ): void => {
+  const whenDialRecorded = (callId: string, log: Logger, dial: () => void): void => {
     let fresh: boolean;
     try {
       fresh = store.recordDial(callId, id, clock.now());
     } catch (err) {
       log.error({ err, callId }, 'could not record the dial: not placed');
-      feed(me, { type: 'call.failed', callId, failure: 'not-placed' });
+      feed({ type: 'call.failed', callId, failure: 'not-placed' });
       return;
     }
     if (!fresh) {
       log.warn({ callId }, 'attempt already dialled once: reconciling instead');
-      reconcile(callId, me, log);
+      reconcile(callId, log);
       return;
     }
     store.afterCommit((err) => {
       if (!err) return dial();
       log.error({ err, callId }, 'the dial record was not committed: not placed');
-      feed(me, { type: 'call.failed', callId, failure: 'not-placed' });
+      feed({ type: 'call.failed', callId, failure: 'not-placed' });
     });
   };
 
   /** Asks telephony what became of a call whose events may have been missed. */
-  const reconcile = (callId: string, me: Ref<SessionMsg>, log: Logger): void => {
+  const reconcile = (callId: string, log: Logger): void => {
     deps.telephony
       .getCall(callId)
       .then((snap) => {
         if (!snap || snap.status === 'ended') {
-          feed(me, { type: 'call.failed', callId, failure: 'lost' });
-          if (snap) feed(me, { type: 'call.ended', callId });
+          feed({ type: 'call.failed', callId, failure: 'lost' });
+          if (snap) feed({ type: 'call.ended', callId });
         } else if (snap.status === 'answered') {
           // The AMD verdict was lost with the events: the line is live, treat it as reached.
-          feed(me, { type: 'call.answered', callId, amd: 'NOTSURE' });
+          feed({ type: 'call.answered', callId, amd: 'NOTSURE' });
         } else if (snap.status === 'bridged' && snap.bridgeId) {
-          feed(me, { type: 'bridged', bridgeId: snap.bridgeId });
+          feed({ type: 'bridged', bridgeId: snap.bridgeId });
         }
       })
       .catch((err: unknown) => {
         log.warn({ err, callId }, 'could not reconcile a call: treating it as lost');
-        feed(me, { type: 'call.failed', callId, failure: 'lost' });
+        feed({ type: 'call.failed', callId, failure: 'lost' });
       });
   };
 
@@ -460,7 +451,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
             deps.metrics.bookings.inc({ service: row.service });
             msg.reply({ ok: true, body: { _id: id } });
             if (wake !== null) dispatch(deps.timer, { type: 'schedule', id, at: wake });
-            for (const effect of t.effects) if (effect.type !== 'reply') run(created, effect, me);
+            for (const effect of t.effects) if (effect.type !== 'reply') run(created, effect);
           });
           return created;
         }
@@ -521,7 +512,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
           store.afterCommit((err) => {
             if (err) return lostWrite(cur, me, err, msg.reply);
             dispatch(deps.timer, { type: 'schedule', id, at: wake });
-            for (const effect of t.effects) if (effect.type !== 'reply') run(next, effect, me);
+            for (const effect of t.effects) if (effect.type !== 'reply') run(next, effect);
             msg.reply({ ok: true, body: {} });
           });
           return next;
