@@ -2,13 +2,13 @@
 // Years, months, weeks and days are calendar units in the office's zone (1M from Jan 31 is the
 // last day of February; 1d across a DST change is 23 or 25 hours); hours and minutes are elapsed.
 
-import { DateTime, type DurationLikeObject } from 'luxon';
+import { plusInZone, type CalendarUnit } from './zone-time';
 import { ConfigError } from './office-hours';
 
 /** The latest allowed desired time for a request made at `from`, in the office's `zone`. */
 export type FutureLimit = (from: number, zone: string) => number;
 
-const UNITS: Record<string, keyof DurationLikeObject> = {
+const UNITS: Record<string, CalendarUnit> = {
   y: 'years',
   M: 'months',
   w: 'weeks',
@@ -27,10 +27,7 @@ export function parseFutureLimit(text: string): FutureLimit {
     );
   const amount = Number(m[1]);
   const unit = UNITS[m[2]];
-  return (from, zone) =>
-    DateTime.fromMillis(from, { zone })
-      .plus({ [unit]: amount })
-      .toMillis();
+  return (from, zone) => plusInZone(from, zone, unit, amount);
 }
 
 export type DesiredTimeCheck =

@@ -14,6 +14,7 @@
 //   falls entirely in the gap is empty.
 
 import { DateTime, IANAZone } from 'luxon';
+import { zoneOffsetMs } from './zone-time';
 
 /** A bad office-hours or capacity rule; `key` names the offending key. */
 export class ConfigError extends Error {
@@ -151,7 +152,7 @@ export class OfficeHours {
 
   /** The local date of `t` as a day number (days since 1970-01-01 on the office's wall clock). */
   private localDay(t: number): number {
-    const wall = t + this.zone.offset(t) * 60_000;
+    const wall = t + zoneOffsetMs(this.timezone, t);
     return Math.floor(wall / DAY_MS);
   }
 

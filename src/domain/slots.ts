@@ -13,14 +13,16 @@
 //   rest of that date follows the weekday rule, then the weekday's `default`, then the global
 //   `default`; no value at all means the capacity service does not limit that slot.
 
-import { DateTime, IANAZone } from 'luxon';
+import { DateTime } from 'luxon';
 import type { AvailabilityQuery, SlotView } from '../engine-api';
 import { ConfigError, type OfficeHours } from './office-hours';
+import { wallToUtc, zoneOffsetMs } from './zone-time';
 
 export const MAX_CAPACITY_PER_SLOT = 1000;
 /** The widest availability window a query may ask for. */
 export const MAX_WINDOW_DAYS = 31;
 const MINUTE_MS = 60_000;
+const DAY_MS = 86_400_000;
 const WEEKDAYS: Record<string, number> = {
   mon: 1,
   monday: 1,
@@ -128,16 +130,17 @@ function capacityValue(key: string, v: unknown): number {
 }
 
 function offsetMs(t: number, zone: string): number {
-  return IANAZone.create(zone).offset(t) * MINUTE_MS;
+  return zoneOffsetMs(zone, t);
 }
 
 /** The start of the slot containing `t`: the local wall-clock time floored to the bucket. */
 export function slotStartFor(t: number, bucketMin: number, zone: string): number {
-  const local = DateTime.fromMillis(t, { zone });
-  const floored = Math.floor((local.hour * 60 + local.minute) / bucketMin) * bucketMin;
-  const start = local
-    .set({ hour: Math.floor(floored / 60), minute: floored % 60, second: 0, millisecond: 0 })
-    .toMillis();
+  const offset = zoneOffsetMs(zone, t);
+  const wall = t + offset;
+  const midnight = Math.floor(wall / DAY_MS) * DAY_MS;
+  const minuteOfDay = Math.floor((wall - midnight) / MINUTE_MS);
+  const floored = Math.floor(minuteOfDay / bucketMin) * bucketMin;
+  const start = wallToUtc(zone, midnight + floored * MINUTE_MS, offset);
   // A floored time inside a spring-forward gap moves forward; it can never pass `t` itself.
   return Math.min(start, t);
 }

@@ -1,6 +1,7 @@
 // Instants on the wire: ISO 8601 with an explicit offset (or Z) only. A local time without an
 // offset is ambiguous across the office's and the viewer's zones, so it is refused.
 import { DateTime, IANAZone } from 'luxon';
+import { parseIsoInstant } from '../domain/zone-time';
 import { DialbackError } from '../errors';
 
 const ISO_WITH_OFFSET =
@@ -14,11 +15,11 @@ export function parseInstant(value: string, field: string): number {
       `${field} must be an ISO 8601 time with an offset or Z, e.g. 2014-07-30T14:00:00.000Z`,
     );
   }
-  const dt = DateTime.fromISO(value, { setZone: true });
-  if (!dt.isValid) {
+  const t = parseIsoInstant(value);
+  if (t === undefined) {
     throw new DialbackError('CallbackExceptionInvalidField', `${field} is not a valid time`);
   }
-  return dt.toMillis();
+  return t;
 }
 
 export function parseOptionalInstant(value: string | undefined, field: string): number | undefined {
