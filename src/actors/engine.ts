@@ -1,18 +1,21 @@
 // The engine: builds the actor system (timer, agent pool, notifier, a supervisor per service),
 // wires telephony events to sessions, resumes open sessions after a restart or a reconnect
-// (repeating first the hang-ups telephony refused while it was down), and implements
+// (repeating first the hang-ups telephony refused while it was down, then ending every call
+// the switch still has that no session owns: owed hang-ups derived, so they survive a crash),
+// and implements
 // the CallbackEngine facade the HTTP layer uses. Request validation lives here and in the
 // domain; the HTTP layer only parses and maps errors.
 
-import { randomInt, randomUUID } from 'node:crypto';
-import { DateTime } from 'luxon';
+import { randomBytes, randomInt } from 'node:crypto';
 import { dispatch, start, stop, type Ref } from 'nact';
 import { ScopedClock, type Clock } from '../clock';
 import { AgentPool, type AgentConfig } from '../domain/agent-pool';
+import { uuidV7 } from '../domain/callback-id';
 import { checkDesiredTime, parseFutureLimit } from '../domain/future-limit';
 import type { OfficeHours } from '../domain/office-hours';
 import { applyOptions, isOptionName, type ServiceOptions } from '../domain/options';
 import { validateNumber } from '../domain/phone';
+import { parseIsoInstant } from '../domain/zone-time';
 import { chargedDialAttempts, initialState } from '../domain/session-machine';
 import type { SessionEvent } from '../domain/session-types';
 import {
@@ -40,7 +43,12 @@ import { DialbackError, assertNever } from '../errors';
 import type { Logger } from '../logger';
 import { createMetrics, type EngineMetrics } from '../metrics';
 import { SlotFullError, type CallbackRow, type Store } from '../store/store';
-import type { TelephonyEvent, TelephonyPort } from '../telephony/port';
+import {
+  DIALBACK_CALL_ID,
+  type LiveCall,
+  type TelephonyEvent,
+  type TelephonyPort,
+} from '../telephony/port';
 import { isTelephonyError } from '../telephony/telephony-error';
 import { EwtBoard, spawnAgentPool, type PoolMsg } from './agent-pool-actor';
 import { MessageHub, spawnNotifier, type OutboundDelivery } from './notifier-actor';
@@ -82,7 +90,9 @@ export interface EngineDeps {
 /** Grace for a desired time that is a moment in the past (clock skew, slow networks). */
 const PAST_GRACE_MS = 60_000;
 const RESUME_PAGE = 1000;
-const CALL_ID = /^(.+)-([ca])(\d+)$/;
+/** Availability answers kept per service before the memo starts afresh. */
+const AVAILABILITY_MEMO_LIMIT = 128;
+const CALL_ID = DIALBACK_CALL_ID;
 const BRIDGE_ID = /^(.+)-b$/;
 /** Request fields that are neither options nor user data. */
 const CORE_FIELDS = new Set(['_customer_number', '_desired_time', '_new_desired_time', '_id']);
@@ -94,6 +104,11 @@ export class Engine implements CallbackEngine {
   readonly hub = new MessageHub();
   private readonly system: Ref<unknown>;
   private readonly services = new Map<string, ServiceDefinition>();
+  /** Recent availability answers per service (see availability). */
+  private readonly availabilityMemo = new WeakMap<
+    ServiceDefinition,
+    Map<string, AvailabilityResult>
+  >();
   private readonly supervisors = new Map<string, Ref<SupervisorMsg>>();
   /** Live session actors by callback id: messages go straight to them (see route). */
   private readonly live = new Map<string, Ref<SessionMsg>>();
@@ -105,8 +120,8 @@ export class Engine implements CallbackEngine {
   private readonly inbound = new Map<string, string>();
   /**
    * Calls whose hang-up telephony refused while it was down. No session follows them any more
-   * (the machine moved on), so nothing else would end them: repeated on reconnect. Kept in
-   * memory only: after a restart the adapter starts without the old calls' connection.
+   * (the machine moved on), so nothing else would end them: repeated on reconnect. The fast
+   * path only: after a crash endOrphanCalls finds the same calls again, from the switch's list.
    */
   private readonly owedHangups = new Set<string>();
   private stopped = false;
@@ -208,6 +223,7 @@ export class Engine implements CallbackEngine {
       await new Promise((r) => setImmediate(r));
     }
     this.deps.logger.info({ resumed }, 'sessions resumed');
+    await this.endOrphanCalls();
     return { resumed };
   }
 
@@ -280,6 +296,17 @@ export class Engine implements CallbackEngine {
         const owner = this.inbound.get(e.callId) ?? CALL_ID.exec(e.callId)?.[1];
         if (!owner) return;
         if (e.type === 'call.ended') this.inbound.delete(e.callId);
+        if (e.type === 'call.answered' && !this.ownsCall(owner, e.callId, false)) {
+          // Answered after its session moved on (a ring left by an earlier run, a dial that
+          // raced a cancel): the machine ignores it, so nothing else would end it.
+          this.deps.logger.warn(
+            { callId: e.callId },
+            'a call no session owns answered: hanging up',
+          );
+          this.owedHangups.add(e.callId);
+          this.repeatHangup(e.callId);
+          return;
+        }
         let event: SessionEvent;
         if (e.type === 'call.answered')
           event = { type: 'call.answered', callId: e.callId, ...(e.amd ? { amd: e.amd } : {}) };
@@ -317,17 +344,75 @@ export class Engine implements CallbackEngine {
 
   /** Repeats the hang-ups refused while telephony was down; keeps those refused again. */
   private settleHangups(): void {
-    for (const callId of [...this.owedHangups])
-      this.deps.telephony.hangup(callId).then(
-        () => this.owedHangups.delete(callId),
-        (err: unknown) => {
-          if (isTelephonyError(err, 'TELEPHONY_DOWN')) return; // down again: next reconnect
-          this.owedHangups.delete(callId);
-          // CALL_NOT_FOUND: it ended meanwhile, which is what the hang-up wanted.
-          if (!isTelephonyError(err, 'CALL_NOT_FOUND'))
-            this.deps.logger.warn({ err, callId }, 'owed hang-up failed');
-        },
-      );
+    for (const callId of [...this.owedHangups]) this.repeatHangup(callId);
+  }
+
+  private repeatHangup(callId: string): void {
+    this.deps.telephony.hangup(callId).then(
+      () => this.owedHangups.delete(callId),
+      (err: unknown) => {
+        if (isTelephonyError(err, 'TELEPHONY_DOWN')) return; // down again: next reconnect
+        this.owedHangups.delete(callId);
+        // CALL_NOT_FOUND: it ended meanwhile, which is what the hang-up wanted.
+        if (!isTelephonyError(err, 'CALL_NOT_FOUND'))
+          this.deps.logger.warn({ err, callId }, 'owed hang-up failed');
+      },
+    );
+  }
+
+  /**
+   * Ends every call the switch still has that no session owns: its callback is final or
+   * unknown (to this node), or has moved on to another call. Run after start and after every
+   * reconnect, it is what makes owed hang-ups survive a crash: they are derived from the store
+   * and the switch rather than remembered. A User Originated call nobody has matched yet is
+   * offered to matching as if it had just come in.
+   */
+  async endOrphanCalls(): Promise<string[]> {
+    const { telephony, logger } = this.deps;
+    if (this.stopped || !telephony.isReady()) return [];
+    let calls: LiveCall[];
+    try {
+      calls = await telephony.listCalls();
+    } catch (err) {
+      logger.warn({ err }, 'could not list live calls: orphans are looked for again on reconnect');
+      return [];
+    }
+    const orphans: string[] = [];
+    for (const call of calls) {
+      if (this.stopped) break;
+      const matched = this.inbound.get(call.callId);
+      const owner = matched ?? CALL_ID.exec(call.callId)?.[1];
+      if (owner === undefined) {
+        if (call.inbound) this.matchInbound(call.callId, call.inbound.from, call.inbound.digits);
+        continue;
+      }
+      if (this.ownsCall(owner, call.callId, matched !== undefined)) continue;
+      orphans.push(call.callId);
+      this.owedHangups.add(call.callId);
+    }
+    if (orphans.length > 0) {
+      logger.warn({ calls: orphans }, 'ending calls no session owns any more');
+      this.settleHangups();
+    }
+    return orphans;
+  }
+
+  /** Whether callback `owner` still uses `callId` (or may: a call of another node is not ours). */
+  private ownsCall(owner: string, callId: string, inbound: boolean): boolean {
+    let row: CallbackRow | undefined;
+    try {
+      row = this.deps.store.get(owner);
+    } catch (err) {
+      // Cannot tell: never hang up what may be in use (the next sweep looks again).
+      this.deps.logger.warn({ err, callId }, 'could not read the owner of a call');
+      return true;
+    }
+    if (!row) return !owner.startsWith(`${this.deps.nodeId}-`);
+    const s = row.state;
+    if (s.phase === 'completed') return false;
+    if (s.customerCallId === callId || s.agentCallId === callId) return true;
+    // Matched a moment ago: the session has not taken the call yet.
+    return inbound && s.phase === 'waiting-inbound';
   }
 
   /**
@@ -335,6 +420,8 @@ export class Engine implements CallbackEngine {
    * code keyed in, else by the caller's number, to the oldest callback waiting for it.
    */
   private matchInbound(callId: string, from: string, digits: string | undefined): void {
+    // Offered twice (the adapter's event and a listing after a reconnect): matched once.
+    if (this.inbound.has(callId)) return;
     const conditions = digits
       ? [{ key: '_access_code', value: digits, negate: false }]
       : [{ key: '_customer_number', value: from, negate: false }];
@@ -389,13 +476,36 @@ export class Engine implements CallbackEngine {
   availability(serviceName: string, query: AvailabilityQuery): AvailabilityResult {
     const s = this.service(serviceName);
     const now = this.deps.clock.now();
+    // Widgets poll availability far more often than anyone books: an answer is reused until a
+    // seat changes or the clock enters another minute. Slot starts and office-hours bounds are
+    // whole minutes, so every `now` strictly inside one minute sees the same slots (a `now`
+    // exactly on a minute is its own case: a slot starting then is still offered).
+    const key = [
+      query.timestamp,
+      query.start,
+      query.end,
+      query.numberOfDays,
+      query.maxTimeSlots,
+      query.reportBusy,
+      now % 60_000 === 0 ? `=${now}` : Math.floor(now / 60_000),
+      this.deps.store.seatsVersion(),
+    ].join('|');
+    let memo = this.availabilityMemo.get(s);
+    const hit = memo?.get(key);
+    if (hit) return hit;
     const win = availabilityWindow(query, s.officeHours, now);
     if (!win.ok) throw new DialbackError('CallbackExceptionInvalidField', win.message);
-    return {
+    const result: AvailabilityResult = {
       durationMin: s.options._request_time_bucket,
       timezone: s.officeHours.timezone,
       slots: this.slots(s, win.from, win.to, query.maxTimeSlots, query.reportBusy ?? false),
     };
+    if (!memo || memo.size >= AVAILABILITY_MEMO_LIMIT) {
+      memo = new Map();
+      this.availabilityMemo.set(s, memo);
+    }
+    memo.set(key, result);
+    return result;
   }
 
   private slots(
@@ -446,7 +556,7 @@ export class Engine implements CallbackEngine {
       throw new DialbackError('CallbackExceptionOutsideOfficeHours', `${s.name} is closed now`);
     }
 
-    const id = `${this.deps.nodeId}-${randomUUID()}`;
+    const id = `${this.deps.nodeId}-${uuidV7(now, randomBytes(10))}`;
     const userData = this.userData(fields);
     const userOriginated = options._call_direction === 'USERORIGINATED';
     const accessCode =
@@ -560,13 +670,13 @@ export class Engine implements CallbackEngine {
         'CallbackExceptionInvalidField',
         `${key} must be an ISO 8601 time with an explicit offset, e.g. 2030-01-07T15:00:00.000Z`,
       );
-    const dt = DateTime.fromISO(text, { setZone: true });
-    if (!dt.isValid)
+    const parsed = parseIsoInstant(text);
+    if (parsed === undefined)
       throw new DialbackError(
         'CallbackExceptionInvalidField',
         `${key} is not a valid ISO 8601 time`,
       );
-    let t = dt.toMillis();
+    let t = parsed;
     if (t < now - PAST_GRACE_MS)
       throw new DialbackError('CallbackExceptionPastTime', `${key} ${text} is in the past`);
     if (t < now) t = now;

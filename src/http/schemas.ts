@@ -94,6 +94,7 @@ export const AvailabilityV2Reply = Type.Object({
   timezone: Type.String(),
   slots: Type.Array(SlotV2),
 });
+export type AvailabilityV2ReplyT = Static<typeof AvailabilityV2Reply>;
 
 // ---------------------------------------------------------------------------------------------
 // Callbacks

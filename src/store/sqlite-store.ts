@@ -10,6 +10,7 @@ import type { ServiceOptions } from '../domain/options';
 import type { CallbackReason, GmsState, SessionState } from '../domain/session-types';
 import { DialbackError } from '../errors';
 import { type Logger, silentLogger } from '../logger';
+import { startCheckpointer, type Checkpointer } from './checkpointer';
 import { pendingMigrations, SCHEMA_VERSION } from './migrations';
 import {
   type AdminWindowQuery,
@@ -45,6 +46,13 @@ export interface SqliteStoreOptions {
    * then durable once `afterCommit` calls back; with false every write commits on its own.
    */
   batch?: boolean;
+  /**
+   * Run WAL checkpoints in a worker thread instead of inside commits (default true for a file
+   * store; see checkpointer.ts).
+   */
+  checkpointWorker?: boolean;
+  /** How often the worker checkpoints; default 250 ms. */
+  checkpointIntervalMs?: number;
   logger?: Logger;
 }
 
@@ -123,7 +131,10 @@ const UNAVAILABLE_CODES = [
 /** Dynamic query shapes are few (keys are parameters); the cap only guards against misuse. */
 const MAX_CACHED_STATEMENTS = 500;
 
-export function openSqliteStore(opts: SqliteStoreOptions = {}): Store {
+/** The SQLite store; `checkpointMode` tells who copies the WAL into the database file. */
+export type SqliteStoreHandle = Store & { checkpointMode(): 'worker' | 'commit' };
+
+export function openSqliteStore(opts: SqliteStoreOptions = {}): SqliteStoreHandle {
   return new SqliteStore(opts);
 }
 
@@ -174,7 +185,14 @@ class SqliteStore implements Store {
   private readonly cache = new Map<string, Database.Statement>();
   /** Set when a write failed for want of storage, cleared by the next successful write. */
   private writeFailed = false;
+  /** Bumped on every seat change (see seatsVersion). */
+  private seats = 0;
+  /** Recent bookedCounts answers, valid while `seats` is unchanged. */
+  private bookedMemo: { seats: number; counts: Map<string, Map<number, number>> } | undefined;
+  /** JSON of option sets already encoded, by identity: options are never mutated in place. */
+  private readonly optionsJson = new WeakMap<ServiceOptions, string>();
   private readonly batching: boolean;
+  private checkpointer: Checkpointer | undefined;
   private batch: Batch | undefined;
   /**
    * Option sets are stored once and referenced by id: a full ServiceOptions is most of a
@@ -239,6 +257,22 @@ class SqliteStore implements Store {
     } catch (e) {
       this.db.close();
       throw toUnavailable(e, 'open') ?? e;
+    }
+
+    if (
+      (opts.checkpointWorker ?? true) &&
+      location !== ':memory:' &&
+      this.db.pragma('journal_mode', { simple: true }) === 'wal'
+    ) {
+      this.db.pragma('wal_autocheckpoint = 0');
+      this.checkpointer = startCheckpointer({
+        file: location,
+        logger: this.log,
+        onUnavailable: () => {
+          if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000');
+        },
+        intervalMs: opts.checkpointIntervalMs,
+      });
     }
 
     const db = this.db;
@@ -341,6 +375,8 @@ class SqliteStore implements Store {
     this.db.pragma(`synchronous = ${opts.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
     this.db.pragma('temp_store = MEMORY');
     this.db.pragma('cache_size = -32768');
+    // A WAL that grew under a burst is cut back to this size once a checkpoint has caught up.
+    this.db.pragma('journal_size_limit = 67108864');
   }
 
   /** Refreshes planner statistics; optional, so a read-only file only logs why it could not. */
@@ -371,12 +407,16 @@ class SqliteStore implements Store {
   private write<T>(op: string, fn: () => T): T {
     const b = this.batching ? this.openBatch(op) : undefined;
     const marks = b ? [b.optionIds.length, b.optionSets.length] : [0, 0];
+    const seatsBefore = this.seats;
     try {
       // Inside the tick's transaction this is a savepoint: a failed write leaves the others.
       const result = this.inTransaction(fn);
       if (!b) this.writeFailed = false;
       return result;
     } catch (e) {
+      // A rolled-back write that took or gave back a seat changes the counts once more; one that
+      // touched no seat (a full slot refused) leaves them, and their memo, as they were.
+      if (this.seats !== seatsBefore) this.seats++;
       if (b) {
         // Cache entries of the rolled-back savepoint were never written.
         b.optionIds.length = marks[0];
@@ -419,6 +459,7 @@ class SqliteStore implements Store {
       for (const [id, options] of b.optionSets) this.optionSets.set(id, options);
       this.writeFailed = false;
     } catch (e) {
+      this.seats++; // the tick's bookings were rolled back
       try {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
       } catch (rollbackError) {
@@ -506,6 +547,7 @@ class SqliteStore implements Store {
       if (!found) throw new DialbackError('CallbackExceptionNotFound', `No callback ${id}`);
       // Free our own seat first so that moving within the same slot never counts us twice; a
       // full target throws and the rollback gives the old seat back.
+      this.seats++;
       this.s.deleteBooking.run(id);
       if (booking) this.takeSeat(id, found.service, booking);
       this.s.updateBooking.run({
@@ -550,7 +592,18 @@ class SqliteStore implements Store {
   private takeSeat(id: string, service: string, booking: Booking): void {
     const taken = (this.s.seatsTaken.get(service, booking.slotStart) as { n: number }).n;
     if (taken >= booking.limit) throw new SlotFullError(booking.slotStart);
+    this.seats++;
     this.s.insertBooking.run(id, service, booking.slotStart);
+  }
+
+  checkpointMode(): 'worker' | 'commit' {
+    return Number(this.db.pragma('wal_autocheckpoint', { simple: true })) === 0
+      ? 'worker'
+      : 'commit';
+  }
+
+  seatsVersion(): number {
+    return this.seats;
   }
 
   private insertUserData(id: string, userData: Record<string, string>): void {
@@ -577,13 +630,19 @@ class SqliteStore implements Store {
     if (changed === 0) throw new DialbackError('CallbackExceptionNotFound', `No callback ${id}`);
     this.s.insertEvent.run(id, at, event ? JSON.stringify(event) : null, state.gms, state.phase);
     if (state.gms === 'COMPLETED' && state.reason && RELEASING_REASONS.has(state.reason)) {
+      this.seats++;
       this.s.deleteBooking.run(id);
     }
   }
 
   private encodeState(state: SessionState): { state: string; optionsId: number } {
     const { options, ...rest } = state;
-    return { state: JSON.stringify(rest), optionsId: this.optionSetIdOf(JSON.stringify(options)) };
+    let json = this.optionsJson.get(options);
+    if (json === undefined) {
+      json = JSON.stringify(options);
+      this.optionsJson.set(options, json);
+    }
+    return { state: JSON.stringify(rest), optionsId: this.optionSetIdOf(json) };
   }
 
   private optionSetIdOf(json: string): number {
@@ -696,13 +755,25 @@ class SqliteStore implements Store {
   }
 
   bookedCounts(service: string, from: number, to: number): Map<number, number> {
-    return this.read('bookedCounts', () => {
+    // Every refused booking asks for the counts of its day (the alternatives it offers), and a
+    // day of bookings is thousands of index entries: the answer is reused until a seat changes.
+    const key = `${service}|${from}|${to}`;
+    const memo = this.bookedMemo;
+    if (memo?.seats === this.seats) {
+      const hit = memo.counts.get(key);
+      if (hit) return new Map(hit);
+    }
+    const counts = this.read('bookedCounts', () => {
       const rows = this.s.bookedCounts.all(service, from, to) as Array<{
         slot_start: number;
         n: number;
       }>;
       return new Map(rows.map((r) => [r.slot_start, r.n]));
     });
+    if (memo?.seats !== this.seats || memo.counts.size >= 64)
+      this.bookedMemo = { seats: this.seats, counts: new Map() };
+    this.bookedMemo?.counts.set(key, counts);
+    return new Map(counts);
   }
 
   countOpen(service: string): number {
@@ -816,6 +887,7 @@ class SqliteStore implements Store {
   }
 
   close(): void {
+    this.checkpointer?.stop();
     if (this.db.open) {
       this.commit();
       this.optimize('');

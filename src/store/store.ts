@@ -143,6 +143,11 @@ export interface Store {
   ): DueEntry[];
   /** Seats taken per slot start, for slots in [from, to). Slots with none are absent. */
   bookedCounts(service: string, from: number, to: number): Map<number, number>;
+  /**
+   * A number that changes whenever any seat may have been taken or given back (a booking, a
+   * move, a release, a rolled-back write): equal values mean `bookedCounts` answers the same.
+   */
+  seatsVersion(): number;
   countOpen(service: string): number;
   /** Callbacks per service and GMS state (COMPLETED included), for metrics and dashboards. */
   countByState(): Array<{ service: string; gms: GmsState; n: number }>;

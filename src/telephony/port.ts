@@ -41,6 +41,19 @@ export interface CallSnapshot {
   bridgeId?: string;
 }
 
+/** A call the switch still has up, as listCalls reports it. */
+export interface LiveCall extends CallSnapshot {
+  status: Exclude<CallStatus, 'ended'>;
+  /** Set for a User Originated call: who called and the digits keyed in. */
+  inbound?: { from: string; digits?: string };
+}
+
+/**
+ * The ids dialback gives the calls it places: `${callbackId}-c${n}` (customer) and
+ * `${callbackId}-a${n}` (agent). The owning callback is group 1.
+ */
+export const DIALBACK_CALL_ID = /^(.+)-([ca])(\d+)$/;
+
 export type TelephonyEvent =
   | { type: 'call.ringing'; callId: string; at: number }
   | { type: 'call.answered'; callId: string; at: number; amd?: AmdVerdict; amdCause?: string }
@@ -70,5 +83,12 @@ export interface TelephonyPort {
   hangup(callId: string): Promise<void>;
   /** What the adapter knows about a call: used to reconcile after a crash or reconnect. */
   getCall(callId: string): Promise<CallSnapshot | undefined>;
+  /**
+   * Every call the switch still has up that is dialback's: placed by it (an id of the
+   * DIALBACK_CALL_ID form, whichever process placed it) or a User Originated call held in its
+   * application. Calls from before a restart are adopted: their events are reported from then
+   * on. The engine ends those no session owns any more (see Engine.endOrphanCalls).
+   */
+  listCalls(): Promise<LiveCall[]>;
   subscribe(listener: TelephonyListener): () => void;
 }

@@ -182,6 +182,73 @@ export class FakeAri {
     return true;
   }
 
+  /**
+   * A caller reaches the access number: the dialplan (answered unless `answered` is false)
+   * hands the channel to the app with `inbound,<digits>`, as docker/asterisk/extensions.conf does.
+   * With `silently`, the channel is left in the app without any event (as if the socket was down).
+   */
+  incoming(
+    channelId: string,
+    opts: { from: string; digits?: string; answered?: boolean; app?: string; silently?: boolean },
+  ): void {
+    const args = ['inbound', opts.digits ?? ''];
+    const json: Json = {
+      id: channelId,
+      name: `PJSIP/${opts.from}-00000009`,
+      state: opts.answered === false ? 'Ring' : 'Up',
+      caller: { name: '', number: opts.from },
+      dialplan: {
+        context: 'dialback-access',
+        exten: '8000',
+        priority: 3,
+        app_name: 'Stasis',
+        app_data: [opts.app ?? 'dialback', ...args].join(','),
+      },
+    };
+    this.channels.set(channelId, { json, timers: [], inStasis: true });
+    // Asterisk sends a StasisStart only to the application the channel entered.
+    const ours = (opts.app ?? 'dialback') === 'dialback';
+    if (ours && !opts.silently) this.broadcast({ type: 'StasisStart', args, channel: json });
+  }
+
+  /**
+   * A live channel of the given id, placed by someone earlier (e.g. a previous process) and
+   * left where it is: in an app (`inStasis`, app `dialback` unless `app`), in the AMD
+   * dialplan (`inAmd`), or else ringing.
+   */
+  addChannel(
+    channelId: string,
+    opts: { inStasis?: boolean; inAmd?: boolean; app?: string; appArgs?: string[] },
+  ): void {
+    const app = opts.app ?? 'dialback';
+    const json: Json = {
+      id: channelId,
+      name: `PJSIP/7001-0000000a`,
+      state: opts.inStasis || opts.inAmd ? 'Up' : 'Ringing',
+      caller: { name: '', number: '7001' },
+      dialplan: opts.inStasis
+        ? {
+            context: app === 'dialback' ? 'dialback-amd' : `${app}-amd`,
+            exten: 's',
+            priority: 2,
+            app_name: 'Stasis',
+            app_data: [app, ...(opts.appArgs ?? ['dial'])].join(','),
+          }
+        : opts.inAmd
+          ? { context: 'dialback-amd', exten: 's', priority: 1, app_name: 'AMD', app_data: '' }
+          : { context: 'dialback-inbound', exten: 's', priority: 1, app_name: '', app_data: '' },
+    };
+    this.channels.set(channelId, { json, timers: [], inStasis: !!opts.inStasis });
+  }
+
+  /** The far end of a live channel hangs up. */
+  remoteHangup(channelId: string): boolean {
+    const c = this.channels.get(channelId);
+    if (!c) return false;
+    this.hangupChannel(c, 16);
+    return true;
+  }
+
   originates(channelId: string): number {
     return this.requests.filter(
       (r) =>
@@ -257,6 +324,13 @@ export class FakeAri {
         this.hangupChannel(c, 16);
         return [204, undefined];
       }
+    }
+    if (method === 'POST' && (a = m(/^\/ari\/channels\/([^/]+)\/answer$/))) {
+      const c = this.channels.get(a[0] ?? '');
+      if (!c) return [404, { message: 'Channel not found' }];
+      c.json.state = 'Up';
+      this.broadcast({ type: 'ChannelStateChange', channel: c.json });
+      return [204, undefined];
     }
     if (method === 'POST' && (a = m(/^\/ari\/channels\/([^/]+)\/play$/)))
       return this.play(a[0] ?? '', q.get('media') ?? '', q.get('playbackId') ?? 'pb');

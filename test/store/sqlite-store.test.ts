@@ -14,6 +14,8 @@ import {
   type SessionState,
 } from '../../src/domain/session-types';
 import { pendingMigrations, SCHEMA_VERSION } from '../../src/store/migrations';
+import { silentLogger } from '../../src/logger';
+import { startCheckpointer } from '../../src/store/checkpointer';
 import { openSqliteStore } from '../../src/store/sqlite-store';
 import {
   type CallbackRow,
@@ -848,3 +850,66 @@ function makeReadOnly(file: string): (() => void) | null {
     spawnSync('chattr', ['-i', file]);
   };
 }
+
+describe('SQLite store checkpoints', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dialback-ckpt-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const size = (f: string) => fs.statSync(path.join(dir, f)).size;
+  const burst = (store: Store, prefix: string) =>
+    store.transaction(() => {
+      for (let i = 0; i < 6000; i++)
+        store.insertCallback(row(`${prefix}${i}`, { userData: { note: 'x'.repeat(400) } }));
+    });
+
+  it('copies the WAL into the database from a worker, never inside a commit', async () => {
+    const store = openSqliteStore({ dir });
+    try {
+      assert.equal(store.checkpointMode(), 'worker');
+      // The schema written at open is checkpointed by the worker's first pass.
+      await new Promise((r) => setTimeout(r, 600));
+      const before = size('dialback.db');
+      burst(store, 'w');
+      store.commit();
+      assert.ok(size('dialback.db-wal') > 4_000_000, 'the burst is past the 1000-page mark');
+      const deadline = Date.now() + 5000;
+      while (size('dialback.db') < before + 4_000_000 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      assert.ok(size('dialback.db') > before + 4_000_000, 'the worker checkpointed');
+      assert.equal(store.get('w5999')?.id, 'w5999');
+    } finally {
+      store.close();
+    }
+  });
+
+  it('checkpoints inside commits as SQLite does by default when asked to', () => {
+    const store = openSqliteStore({ dir, checkpointWorker: false });
+    try {
+      assert.equal(store.checkpointMode(), 'commit');
+      const before = size('dialback.db');
+      burst(store, 'c');
+      store.commit();
+      assert.ok(size('dialback.db') > before + 4_000_000);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('falls back to checkpoints on commit when the worker cannot open the file', async () => {
+    const unavailable = await new Promise<boolean>((resolve) => {
+      const c = startCheckpointer({
+        file: path.join(dir, 'missing', 'nowhere.db'),
+        logger: silentLogger(),
+        onUnavailable: () => resolve(true),
+      });
+      setTimeout(() => {
+        c.stop();
+        resolve(false);
+      }, 5000);
+    });
+    assert.equal(unavailable, true);
+  });
+});

@@ -528,4 +528,163 @@ describe('ARI adapter (fake asterisk)', function () {
     await w.ev.waitFor((e) => e.type === 'connection.changed' && e.up, 2000);
     assert.equal(w.port.isReady(), true);
   });
+
+  describe('calls of an earlier run (listCalls)', function () {
+    it('lists the channels with dialback call ids in its application or AMD dialplan, with status and bridge', async function () {
+      w = await world();
+      w.fake.addChannel('cb9-c1', { inStasis: true, appArgs: ['amd', 'HUMAN', 'HUMAN-800-800'] });
+      w.fake.addChannel('cb9-a2', { inStasis: true });
+      w.fake.bridges.set('cb9-b', new Set(['cb9-c1', 'cb9-a2']));
+      w.fake.addChannel('cb8-c3', { inAmd: true });
+      // Not provably ours: still ringing, in another application, or not a dialback id.
+      w.fake.addChannel('cb8-c4', {});
+      w.fake.addChannel('cb8-c5', { inStasis: true, app: 'dialback-lab' });
+      w.fake.addChannel('1763980000.42', { inStasis: true });
+      w.fake.addChannel('someone-elses-call', {});
+      const calls = await w.port.listCalls();
+      assert.deepEqual(
+        [...calls].sort((a, b) => a.callId.localeCompare(b.callId)),
+        [
+          { callId: 'cb8-c3', status: 'ringing' },
+          { callId: 'cb9-a2', status: 'bridged', bridgeId: 'cb9-b' },
+          { callId: 'cb9-c1', status: 'bridged', bridgeId: 'cb9-b' },
+        ],
+      );
+      assert.ok(w.fake.requests.some((r) => r.method === 'GET' && r.path === '/ari/channels'));
+    });
+
+    it('adopts the listed calls: their hang-up is reported, and they are never dialled again', async function () {
+      w = await world();
+      w.fake.addChannel('cb7-c1', { inStasis: true });
+      w.fake.addChannel('cb7-a1', { inAmd: true });
+      await w.port.listCalls();
+      assert.ok(w.fake.remoteHangup('cb7-c1'));
+      const ended = await w.ev.waitFor(of('cb7-c1'), 2000);
+      assert.equal(ended.type, 'call.ended');
+      assert.ok(w.fake.remoteHangup('cb7-a1'));
+      const endedInAmd = await w.ev.waitFor(of('cb7-a1'), 2000);
+      assert.equal(endedInAmd.type, 'call.ended');
+      await dial('cb7-c1', HUMAN);
+      assert.equal(w.fake.originates('cb7-c1'), 0);
+    });
+
+    it('reports a call of an earlier run that reaches the application as answered', async function () {
+      w = await world();
+      w.fake.addChannel('cb6-c1', {});
+      w.fake.broadcast({
+        type: 'StasisStart',
+        args: ['amd', 'HUMAN', 'HUMAN-800-800'],
+        channel: { id: 'cb6-c1', state: 'Up' },
+      });
+      const e = await w.ev.waitFor(of('cb6-c1'), 2000);
+      assert.ok(e.type === 'call.answered' && e.amd === 'HUMAN');
+    });
+
+    it('refuses to list while disconnected, with TELEPHONY_DOWN', async function () {
+      w = await world();
+      w.fake.refuseWebsockets = true;
+      w.fake.dropWebsockets();
+      await w.ev.waitFor((e) => e.type === 'connection.changed' && !e.up, 1000);
+      await assert.rejects(w.port.listCalls(), (e: unknown) =>
+        isTelephonyError(e, 'TELEPHONY_DOWN'),
+      );
+      w.fake.refuseWebsockets = false;
+    });
+  });
+
+  describe('User Originated calls', function () {
+    it('reports a caller sent to the application as call.incoming with the number and digits', async function () {
+      w = await world();
+      w.fake.incoming('1763980000.7', { from: '+33612345678', digits: '123456' });
+      const e = await w.ev.waitFor(of('1763980000.7'), 2000);
+      assert.deepEqual(
+        { ...e, at: 0 },
+        {
+          type: 'call.incoming',
+          callId: '1763980000.7',
+          from: '+33612345678',
+          digits: '123456',
+          at: 0,
+        },
+      );
+      assert.equal(
+        w.fake.requests.some((r) => r.path.endsWith('/answer')),
+        false,
+        'the dialplan answered it already',
+      );
+      assert.deepEqual(await w.port.listCalls(), [
+        {
+          callId: '1763980000.7',
+          status: 'answered',
+          inbound: { from: '+33612345678', digits: '123456' },
+        },
+      ]);
+    });
+
+    it('answers a caller the dialplan left ringing, and reports no digits when none were keyed', async function () {
+      w = await world();
+      w.fake.incoming('1763980000.8', { from: '7001', digits: '', answered: false });
+      const e = await w.ev.waitFor(of('1763980000.8'), 2000);
+      assert.ok(e.type === 'call.incoming');
+      assert.equal(e.from, '7001');
+      assert.equal('digits' in e, false);
+      await sleep(50);
+      assert.ok(w.fake.requests.some((r) => r.path === '/ari/channels/1763980000.8/answer'));
+      assert.equal(w.fake.channels.get('1763980000.8')?.json.state, 'Up');
+    });
+
+    it('bridges, plays to and hangs up an inbound call like its own, and reports its end', async function () {
+      w = await world();
+      w.fake.incoming('1763980000.9', { from: '7001', digits: '42' });
+      await w.ev.waitFor(of('1763980000.9', 'call.incoming'), 2000);
+      assert.deepEqual(await w.port.getCall('1763980000.9'), {
+        callId: '1763980000.9',
+        status: 'answered',
+      });
+      await w.port.play('1763980000.9', 'sound:hold');
+      await w.port.dialAgent({
+        callId: 'cb5-a1',
+        callbackId: 'cb5',
+        agentId: 'agent1',
+        endpoint: 'PJSIP/agent1',
+        timeoutMs: 2000,
+      });
+      await w.ev.waitFor(of('cb5-a1', 'call.answered'), 2000);
+      await w.port.bridge('cb5-b', ['1763980000.9', 'cb5-a1']);
+      const joined = await w.ev.waitFor((e) => e.type === 'bridge.joined', 2000);
+      assert.ok(joined.type === 'bridge.joined');
+      assert.deepEqual([...joined.callIds].sort(), ['1763980000.9', 'cb5-a1']);
+      assert.ok(w.fake.remoteHangup('1763980000.9'));
+      const ended = await w.ev.waitFor(of('1763980000.9', 'call.ended'), 2000);
+      assert.equal(ended.type, 'call.ended');
+      await w.port.hangup('cb5-a1');
+      await w.ev.waitFor(of('cb5-a1', 'call.ended'), 2000);
+    });
+
+    it('reports a caller who arrived while the websocket was down once it is back', async function () {
+      w = await world();
+      w.fake.refuseWebsockets = true;
+      w.fake.dropWebsockets();
+      await w.ev.waitFor((e) => e.type === 'connection.changed' && !e.up, 1000);
+      w.fake.incoming('1763980000.10', { from: '7001', digits: '9', silently: true });
+      w.fake.refuseWebsockets = false;
+      const e = await w.ev.waitFor(of('1763980000.10'), 2000);
+      assert.ok(e.type === 'call.incoming' && e.digits === '9');
+      assert.equal(w.ev.events().filter(of('1763980000.10')).length, 1);
+    });
+
+    it('leaves alone a channel in another application and one it did not originate', async function () {
+      w = await world();
+      w.fake.incoming('1763980000.11', { from: '7001', digits: '1', app: 'other-app' });
+      w.fake.broadcast({
+        type: 'StasisStart',
+        args: ['dial'],
+        channel: { id: '1763980000.12', state: 'Up' },
+      });
+      await sleep(100);
+      assert.equal(w.ev.events().some(of('1763980000.11')), false);
+      assert.equal(w.ev.events().some(of('1763980000.12')), false);
+      assert.deepEqual(await w.port.listCalls(), []);
+    });
+  });
 });

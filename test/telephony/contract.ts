@@ -283,6 +283,28 @@ export function telephonyContract(name: string, makeHarness: () => Promise<Contr
       assert.ok(snap === undefined || snap.status === 'ended', `got ${JSON.stringify(snap)}`);
     });
 
+    it('lists its live calls with their status, and no longer a call once it has ended', async function () {
+      const ringing = await dialCustomer(h.numbers.absent);
+      const callId = await dialCustomer(h.numbers.human);
+      await answered(callId);
+      const mine = async () =>
+        new Map(
+          (await h.port.listCalls())
+            .filter((c) => c.callId === ringing || c.callId === callId)
+            .map((c) => [c.callId, c.status]),
+        );
+      assert.deepEqual(
+        [...(await mine())].sort(),
+        [
+          [callId, 'answered'],
+          [ringing, 'ringing'],
+        ].sort(),
+      );
+      await h.port.hangup(callId);
+      await h.waitFor(forCall(callId, 'call.ended'), h.timeouts.command);
+      assert.deepEqual([...(await mine())], [[ringing, 'ringing']]);
+    });
+
     it('knows nothing of a call id that was never dialled', async function () {
       assert.equal(await h.port.getCall(`ct${run}-never-c1`), undefined);
     });

@@ -3,7 +3,12 @@
 // and shapes the reply; no business rule lives here.
 import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { AvailabilityQuery, CallbackEngine, QueryCondition } from '../../engine-api';
+import type {
+  AvailabilityQuery,
+  AvailabilityResult,
+  CallbackEngine,
+  QueryCondition,
+} from '../../engine-api';
 import { DialbackError } from '../../errors';
 import { toFieldMap } from '../body';
 import {
@@ -26,6 +31,7 @@ import {
   responses,
   type AvailabilityV1QueryT,
   type AvailabilityV2QueryT,
+  type AvailabilityV2ReplyT,
   type FieldsBodyT,
 } from '../schemas';
 import { assertZone, localIso, parseOptionalInstant, utcIso } from '../time';
@@ -37,6 +43,7 @@ type ActionP = Static<typeof ActionParams>;
 type SearchQ = Static<typeof SearchQuery>;
 
 const TAGS = ['callback'];
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 export function v1AvailabilityQuery(q: AvailabilityV1QueryT): AvailabilityQuery {
   return {
@@ -91,6 +98,10 @@ export function searchConditions(q: SearchQ): {
 }
 
 export function registerCallbackRoutes(app: FastifyInstance, engine: CallbackEngine): void {
+  // The engine hands out the same result object while its answer holds (see
+  // Engine.availability), so each result is serialised once.
+  const v1Bodies = new WeakMap<AvailabilityResult, string>();
+  const v2Bodies = new WeakMap<AvailabilityResult, Map<string, string>>();
   app.get<{ Params: ServiceP; Querystring: AvailabilityV1QueryT }>(
     '/genesys/1/service/callback/:service/availability',
     {
@@ -102,11 +113,16 @@ export function registerCallbackRoutes(app: FastifyInstance, engine: CallbackEng
         response: responses(AvailabilityV1Reply, 400, 404, 503),
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const result = engine.availability(req.params.service, v1AvailabilityQuery(req.query));
-      const out: Record<string, number> = {};
-      for (const s of result.slots) if (s.capacity > 0) out[utcIso(s.start)] = s.capacity;
-      return out;
+      let body = v1Bodies.get(result);
+      if (body === undefined) {
+        const out: Record<string, number> = {};
+        for (const s of result.slots) if (s.capacity > 0) out[utcIso(s.start)] = s.capacity;
+        body = JSON.stringify(out);
+        v1Bodies.set(result, body);
+      }
+      return reply.type(JSON_TYPE).send(body);
     },
   );
 
@@ -121,19 +137,26 @@ export function registerCallbackRoutes(app: FastifyInstance, engine: CallbackEng
         response: responses(AvailabilityV2Reply, 400, 404, 503),
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const zone = req.query.timezone;
       const result = engine.availability(req.params.service, v2AvailabilityQuery(req.query));
-      return {
-        durationMin: result.durationMin,
-        timezone: zone ?? result.timezone,
-        slots: result.slots.map((s) => ({
-          utcTime: utcIso(s.start),
-          ...(zone !== undefined ? { localTime: localIso(s.start, zone) } : {}),
-          capacity: s.capacity,
-          total: s.total,
-        })),
-      };
+      let byZone = v2Bodies.get(result);
+      let body = byZone?.get(zone ?? '');
+      if (body === undefined) {
+        body = JSON.stringify({
+          durationMin: result.durationMin,
+          timezone: zone ?? result.timezone,
+          slots: result.slots.map((s) => ({
+            utcTime: utcIso(s.start),
+            ...(zone !== undefined ? { localTime: localIso(s.start, zone) } : {}),
+            capacity: s.capacity,
+            total: s.total,
+          })),
+        } satisfies AvailabilityV2ReplyT);
+        if (!byZone) v2Bodies.set(result, (byZone = new Map()));
+        byZone.set(zone ?? '', body);
+      }
+      return reply.type(JSON_TYPE).send(body);
     },
   );
 

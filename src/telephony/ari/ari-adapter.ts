@@ -6,18 +6,23 @@
 // technologies. Never subscribeAll: its device-state subscription can deadlock Asterisk's ARI
 // when the socket closes (asterisk/asterisk#2170). After every (re)connect a reconcile pass
 // re-reads channels and bridges: ARI drops the events of the time the socket was down.
+// User Originated calls arrive as a StasisStart with args `inbound,<digits>` for a channel we
+// did not originate (the access-number dialplan, docker/asterisk/extensions.conf); from then on
+// they are ours like the calls we place. listCalls adopts the calls an earlier process placed.
 
 import WebSocket from 'ws';
 import { connect as ariConnect, type AriClientInstance, type AriOperation } from 'ari-client';
 import type { Clock, TimerHandle } from '../../clock';
 import { silentLogger, type Logger } from '../../logger';
-import type {
-  CallSnapshot,
-  DialAgentRequest,
-  DialCustomerRequest,
-  TelephonyEvent,
-  TelephonyListener,
-  TelephonyPort,
+import {
+  DIALBACK_CALL_ID,
+  type CallSnapshot,
+  type DialAgentRequest,
+  type DialCustomerRequest,
+  type LiveCall,
+  type TelephonyEvent,
+  type TelephonyListener,
+  type TelephonyPort,
 } from '../port';
 import { TelephonyError } from '../telephony-error';
 import { Q850, dialFailure, parseAmdStatus } from './q850';
@@ -61,7 +66,8 @@ export interface AriTelephonyOptions {
 interface AriChannelJson {
   id: string;
   state?: string;
-  dialplan?: { app_name?: string; app_data?: string };
+  caller?: { number?: string; name?: string };
+  dialplan?: { context?: string; app_name?: string; app_data?: string };
 }
 
 interface AriEventJson {
@@ -77,7 +83,7 @@ interface AriEventJson {
 }
 
 interface AriRest {
-  channels: Record<'originate' | 'get' | 'hangup' | 'list' | 'play', AriOperation>;
+  channels: Record<'originate' | 'get' | 'hangup' | 'list' | 'play' | 'answer', AriOperation>;
   bridges: Record<'createWithId' | 'addChannel' | 'list' | 'get' | 'destroy', AriOperation>;
   playbacks: Record<'stop' | 'get', AriOperation>;
   endpoints: Record<'list', AriOperation>;
@@ -103,6 +109,8 @@ interface Call {
   hangupCause?: number;
   dialStatus?: string;
   bridgeId?: string;
+  /** A User Originated call: the caller and the digits keyed in. */
+  inbound?: { from: string; digits?: string };
 }
 
 interface PlaybackLoop {
@@ -403,6 +411,37 @@ export class AriTelephony implements TelephonyPort {
     return bridgeId ? { callId, status: 'bridged', bridgeId } : { callId, status: 'answered' };
   }
 
+  async listCalls(): Promise<LiveCall[]> {
+    this.ensureUp('listCalls');
+    let channels: unknown;
+    let bridges: unknown;
+    try {
+      [channels, bridges] = await Promise.all([
+        this.rest('channels.list', (c) => c.channels.list()),
+        this.rest('bridges.list', (c) => c.bridges.list()),
+      ]);
+    } catch (err) {
+      throw this.commandError('listCalls', err);
+    }
+    const bridgeOf = bridgeMembership(bridges);
+    const out: LiveCall[] = [];
+    for (const raw of asArray(channels)) {
+      const ch = asChannel(raw);
+      const call = this.calls.get(ch.id) ?? (this.provablyOurs(ch) ? this.adopt(ch) : undefined);
+      // Ended in our books (its hang-up on the way): nothing left to settle.
+      if (!call || call.phase === 'ended') continue;
+      const bridgeId = bridgeOf.get(ch.id);
+      if (bridgeId) call.bridgeId = bridgeId;
+      out.push({
+        callId: ch.id,
+        status: bridgeId ? 'bridged' : call.phase === 'answered' ? 'answered' : 'ringing',
+        ...(bridgeId ? { bridgeId } : {}),
+        ...(call.inbound ? { inbound: { ...call.inbound } } : {}),
+      });
+    }
+    return out;
+  }
+
   // ---- connection ------------------------------------------------------------------------------
 
   private async connectLoop(): Promise<void> {
@@ -554,12 +593,7 @@ export class AriTelephony implements TelephonyPort {
           : Promise.resolve([]),
       ]);
       const byId = new Map(asArray(channels).map((x) => [asChannel(x).id, asChannel(x)]));
-      const bridgeOf = new Map<string, string>();
-      for (const b of asArray(bridges)) {
-        const bj = b as { id?: unknown; channels?: unknown };
-        if (typeof bj.id !== 'string' || !Array.isArray(bj.channels)) continue;
-        for (const ch of bj.channels) if (typeof ch === 'string') bridgeOf.set(ch, bj.id);
-      }
+      const bridgeOf = bridgeMembership(bridges);
       for (const call of known) {
         if (call.phase === 'ended') continue;
         const ch = byId.get(call.callId);
@@ -582,6 +616,10 @@ export class AriTelephony implements TelephonyPort {
         else if (call.bridgeId) delete call.bridgeId;
       }
       for (const bridgeId of [...this.joins.keys()]) this.checkJoin(bridgeId);
+      // Callers who reached the access number while the socket was down: their StasisStart
+      // was lost, they are waiting in the application.
+      for (const ch of byId.values())
+        if (!this.calls.has(ch.id) && this.inboundArgs(ch)) this.adopt(ch, true);
       for (const e of asArray(endpoints)) {
         const ej = e as { technology?: unknown; resource?: unknown; state?: unknown };
         if (typeof ej.technology === 'string' && typeof ej.resource === 'string')
@@ -635,6 +673,14 @@ export class AriTelephony implements TelephonyPort {
       case 'StasisStart': {
         const call = this.live(ev.channel?.id);
         if (call) this.answered(call, ev.args ?? []);
+        else if (ev.channel?.id && !this.calls.has(ev.channel.id))
+          this.adopt(
+            {
+              ...asChannel(ev.channel),
+              dialplan: { app_name: 'Stasis', app_data: stasisData(this.opts.app, ev.args) },
+            },
+            true,
+          );
         return;
       }
       case 'ChannelHangupRequest': {
@@ -674,6 +720,62 @@ export class AriTelephony implements TelephonyPort {
         // Dozens of other event types (varsets, dialplan steps, other apps' traffic): not ours.
         return;
     }
+  }
+
+  /**
+   * Takes over a channel we have no record of: a caller in the application (User Originated),
+   * or a call of ours an earlier process placed. Anything else is not ours: undefined.
+   * `announce`: report what happened to it (call.incoming, call.answered), as its events would.
+   */
+  private adopt(ch: AriChannelJson, announce = false): Call | undefined {
+    const args = this.stasisArgs(ch);
+    const inbound = args?.[0] === 'inbound' ? args : undefined;
+    if (inbound) {
+      const call = this.track(ch.id, 'customer', 'answered');
+      const digits = inbound[1] ?? '';
+      call.inbound = { from: ch.caller?.number ?? '', ...(digits ? { digits } : {}) };
+      // The access-number dialplan answers; one that does not leaves the caller ringing.
+      if (ch.state !== 'Up')
+        this.rest('channels.answer', (c) => c.channels.answer({ channelId: ch.id })).catch(
+          (err: unknown) => {
+            this.log.warn({ err: errText(err), callId: ch.id }, 'could not answer an inbound call');
+          },
+        );
+      this.log.info({ callId: ch.id, digits: !!digits }, 'inbound call');
+      if (announce) this.emit({ type: 'call.incoming', callId: ch.id, ...call.inbound });
+      return call;
+    }
+    const m = DIALBACK_CALL_ID.exec(ch.id);
+    if (!m) return undefined;
+    const phase: Phase = ch.state === 'Up' ? 'up' : ch.state === 'Ringing' ? 'ringing' : 'dialling';
+    const call = this.track(ch.id, m[2] === 'a' ? 'agent' : 'customer', phase);
+    call.originated = true;
+    this.log.info({ callId: ch.id, state: ch.state }, 'adopted a call of an earlier run');
+    if (args) {
+      if (announce) this.answered(call, args);
+      else call.phase = 'answered';
+    }
+    return call;
+  }
+
+  /**
+   * A channel we have no record of is ours only where it stands in our application or our AMD
+   * dialplan: another application on the same Asterisk may use ids of the same form, and a
+   * channel still ringing shows nothing of who placed it (if it is answered, it comes to us).
+   */
+  private provablyOurs(ch: AriChannelJson): boolean {
+    return this.stasisArgs(ch) !== undefined || ch.dialplan?.context === this.amdContext;
+  }
+
+  /** The Stasis args of a channel in our application, undefined when it is not in it. */
+  private stasisArgs(ch: AriChannelJson): string[] | undefined {
+    if (ch.dialplan?.app_name !== 'Stasis') return undefined;
+    const [app, ...args] = (ch.dialplan.app_data ?? '').split(',');
+    return app === this.opts.app ? args : undefined;
+  }
+
+  private inboundArgs(ch: AriChannelJson): boolean {
+    return this.stasisArgs(ch)?.[0] === 'inbound';
   }
 
   private ringing(call: Call): void {
@@ -992,14 +1094,36 @@ function asArray(x: unknown): unknown[] {
   return Array.isArray(x) ? x : [];
 }
 
+/** Which bridge each channel is in, from a bridges.list answer. */
+function bridgeMembership(bridges: unknown): Map<string, string> {
+  const bridgeOf = new Map<string, string>();
+  for (const b of asArray(bridges)) {
+    const bj = b as { id?: unknown; channels?: unknown };
+    if (typeof bj.id !== 'string' || !Array.isArray(bj.channels)) continue;
+    for (const ch of bj.channels) if (typeof ch === 'string') bridgeOf.set(ch, bj.id);
+  }
+  return bridgeOf;
+}
+
+/** A StasisStart's args as the channel's app_data would show them. */
+function stasisData(app: string, args: readonly string[] | undefined): string {
+  return [app, ...(args ?? [])].join(',');
+}
+
 /** Plain data out of an ari-client Channel (or raw JSON): nothing vendor-made escapes. */
 function asChannel(x: unknown): AriChannelJson {
-  const o = (x ?? {}) as { id?: unknown; state?: unknown; dialplan?: unknown };
-  const d = (o.dialplan ?? {}) as { app_name?: unknown; app_data?: unknown };
+  const o = (x ?? {}) as { id?: unknown; state?: unknown; dialplan?: unknown; caller?: unknown };
+  const d = (o.dialplan ?? {}) as { context?: unknown; app_name?: unknown; app_data?: unknown };
+  const c = (o.caller ?? {}) as { number?: unknown; name?: unknown };
   return {
     id: typeof o.id === 'string' ? o.id : '',
     ...(typeof o.state === 'string' ? { state: o.state } : {}),
+    caller: {
+      ...(typeof c.number === 'string' ? { number: c.number } : {}),
+      ...(typeof c.name === 'string' ? { name: c.name } : {}),
+    },
     dialplan: {
+      ...(typeof d.context === 'string' ? { context: d.context } : {}),
       ...(typeof d.app_name === 'string' ? { app_name: d.app_name } : {}),
       ...(typeof d.app_data === 'string' ? { app_data: d.app_data } : {}),
     },

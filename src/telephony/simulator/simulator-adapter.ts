@@ -17,6 +17,7 @@ import type {
   DialAgentRequest,
   DialCustomerRequest,
   DialFailure,
+  LiveCall,
   TelephonyEvent,
   TelephonyListener,
   TelephonyPort,
@@ -98,6 +99,9 @@ export interface SimCallInfo {
   endedAt?: number;
   failure?: DialFailure;
   cause?: number;
+  /** User Originated: the digits the caller keyed in. */
+  digits?: string;
+  inbound?: boolean;
 }
 
 interface SimCall extends SimCallInfo {
@@ -269,6 +273,23 @@ export class SimulatorTelephony implements TelephonyPort {
     return { callId, status: c.status, ...(c.bridgeId ? { bridgeId: c.bridgeId } : {}) };
   }
 
+  async listCalls(): Promise<LiveCall[]> {
+    this.ensureUp('listCalls');
+    const out: LiveCall[] = [];
+    for (const c of this.liveCalls) {
+      if (c.status === 'ended') continue;
+      out.push({
+        callId: c.callId,
+        status: c.status,
+        ...(c.bridgeId ? { bridgeId: c.bridgeId } : {}),
+        ...(c.inbound
+          ? { inbound: { from: c.target, ...(c.digits !== undefined ? { digits: c.digits } : {}) } }
+          : {}),
+      });
+    }
+    return out;
+  }
+
   // ---- simulation controls ---------------------------------------------------------------------
 
   /** Simulates losing (false) or regaining (true) the connection to the switch. */
@@ -295,6 +316,8 @@ export class SimulatorTelephony implements TelephonyPort {
       dialledAt: this.clock.now(),
       answeredAt: this.clock.now(),
       timers: new Set(),
+      inbound: true,
+      ...(opts.digits !== undefined ? { digits: opts.digits } : {}),
     };
     this.callsById.set(callId, call);
     this.liveCalls.add(call);

@@ -1,0 +1,100 @@
+// WAL checkpoints off the event loop. By default SQLite checkpoints inside whichever COMMIT
+// pushes the WAL past 1000 pages, so every few hundred bookings one commit on the event loop
+// also copies the WAL into the database file and syncs it. A worker thread with its own
+// connection runs PASSIVE checkpoints instead: they never block the writer (nor wait for it),
+// and the writer reuses the WAL from its start once a checkpoint has caught up.
+// If the worker cannot run (no write access, no threads), the store checkpoints as before.
+
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../logger';
+
+/** How often the worker checkpoints. */
+const DEFAULT_INTERVAL_MS = 250;
+
+// Plain JavaScript evaluated in the worker: it must not depend on the TypeScript loader.
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+let db;
+try {
+  db = new Database(workerData.file, { timeout: 0 });
+  db.pragma('wal_autocheckpoint = 0');
+  db.pragma('wal_checkpoint(PASSIVE)');
+} catch (err) {
+  parentPort.postMessage({ type: 'failed', message: String(err && err.message || err) });
+  process.exit(0);
+}
+parentPort.postMessage({ type: 'ready' });
+let failures = 0;
+const timer = setInterval(() => {
+  try {
+    db.pragma('wal_checkpoint(PASSIVE)');
+    failures = 0;
+  } catch (err) {
+    // SQLITE_BUSY: another checkpoint runs; anything else is reported once it repeats.
+    if (++failures === 20) parentPort.postMessage({ type: 'trouble', message: String(err && err.message || err) });
+  }
+}, workerData.intervalMs);
+parentPort.on('message', (m) => {
+  if (m === 'stop') {
+    clearInterval(timer);
+    try { db.close(); } catch (_) {}
+    parentPort.close();
+  }
+});
+`;
+
+export interface Checkpointer {
+  stop(): void;
+}
+
+/**
+ * Starts checkpointing `file` in a worker thread. `onUnavailable` runs (once) when the worker
+ * cannot do it, so the caller can give checkpoints back to its own connection.
+ */
+export function startCheckpointer(opts: {
+  file: string;
+  logger: Logger;
+  onUnavailable: () => void;
+  intervalMs?: number;
+}): Checkpointer {
+  let stopped = false;
+  let fellBack = false;
+  const fallBack = (why: string) => {
+    if (fellBack || stopped) return;
+    fellBack = true;
+    opts.logger.warn({ why }, 'checkpoint worker unavailable: checkpointing on commit');
+    opts.onUnavailable();
+  };
+  let worker: Worker;
+  try {
+    worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: {
+        file: opts.file,
+        driver: require.resolve('better-sqlite3'),
+        intervalMs: opts.intervalMs ?? DEFAULT_INTERVAL_MS,
+      },
+    });
+  } catch (err) {
+    fallBack(String(err));
+    return { stop: () => undefined };
+  }
+  worker.unref();
+  worker.on('message', (m: { type: string; message?: string }) => {
+    if (m.type === 'failed') fallBack(m.message ?? 'failed');
+    else if (m.type === 'trouble')
+      opts.logger.warn({ err: m.message }, 'checkpoints keep failing in the worker');
+  });
+  worker.on('error', (err) => fallBack(String(err)));
+  worker.on('exit', (code) => {
+    if (!stopped) fallBack(`worker exited (${code})`);
+  });
+  return {
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      worker.postMessage('stop');
+    },
+  };
+}

@@ -1,0 +1,59 @@
+// Availability answers are reused while they hold: these tests show that a reused answer never
+// hides a booking, a cancel, or a slot that has started.
+
+import { strict as assert } from 'node:assert';
+import { Harness, START } from './engine-harness';
+
+const SLOT = 15 * 60_000;
+
+describe('availability answers reused between changes', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await new Harness({
+      service: { _request_time_bucket: 15, _max_request_by_time_bucket: 3 },
+    }).start();
+  });
+  afterEach(() => h.stop());
+
+  const window = () => ({ start: START, end: START + 4 * SLOT });
+  const capacityAt = (slot: number) =>
+    h.engine.availability('svc', window()).slots.find((s) => s.start === slot)?.capacity;
+
+  it('hands out the same answer to repeated questions while nothing changes', () => {
+    const first = h.engine.availability('svc', window());
+    assert.equal(h.engine.availability('svc', window()), first);
+    assert.notEqual(h.engine.availability('svc', { ...window(), maxTimeSlots: 2 }), first);
+  });
+
+  it('shows a booking and a cancel at once', async () => {
+    const slot = START + 2 * SLOT;
+    assert.equal(capacityAt(slot), 3);
+    const id = await h.create({
+      _customer_number: '5001',
+      _desired_time: new Date(slot).toISOString(),
+    });
+    assert.equal(capacityAt(slot), 2);
+    await h.engine.cancel('svc', id);
+    assert.equal(capacityAt(slot), 3);
+  });
+
+  it('stops offering a slot once it has started, to the millisecond', () => {
+    const slot = START + SLOT;
+    assert.equal(capacityAt(slot), 3);
+    h.clock.advance(SLOT - 1); // 1 ms before the slot: still offered
+    assert.equal(capacityAt(slot), 3);
+    h.clock.advance(1); // exactly on its start: still offered
+    assert.equal(capacityAt(slot), 3);
+    h.clock.advance(1); // 1 ms after: gone
+    assert.equal(capacityAt(slot), undefined);
+  });
+
+  it('keeps a widget polling without a start in step with the clock', () => {
+    const next = () => h.engine.availability('svc', {}).slots[0]?.start;
+    assert.equal(next(), START);
+    h.clock.advance(30_000);
+    assert.equal(next(), START + SLOT);
+    h.clock.advance(SLOT);
+    assert.equal(next(), START + 2 * SLOT);
+  });
+});
