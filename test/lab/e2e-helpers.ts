@@ -95,9 +95,17 @@ export function e2eRawConfig(lab: LabState, dataDir: string): Record<string, unk
   };
 }
 
-export async function startE2eService(lab: LabState): Promise<E2eService> {
+/**
+ * Starts the service on the lab. `tweak` may rewrite the raw config first (labRawConfig does,
+ * for the benchmark and the fault tests on their own phones and ARI application).
+ */
+export async function startE2eService(
+  lab: LabState,
+  tweak?: (raw: Record<string, unknown>) => Record<string, unknown>,
+): Promise<E2eService> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dialback-e2e-'));
-  const cfg = resolveConfig(e2eRawConfig(lab, dataDir), {}, 'e2e lab test');
+  const raw = e2eRawConfig(lab, dataDir);
+  const cfg = resolveConfig(tweak ? tweak(raw) : raw, {}, 'e2e lab test');
   const logger =
     cfg.logLevel === 'silent' ? silentLogger() : createLogger({ level: cfg.logLevel, name: 'e2e' });
   const svc = await startService(cfg, logger);
@@ -109,6 +117,65 @@ export async function startE2eService(lab: LabState): Promise<E2eService> {
       await svc.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
+  };
+}
+
+// ---- the lab's own phones (bench/lab.ts, test/lab/ari-cut.test.ts) --------------------------
+
+/**
+ * The ARI application, AMD context, agent group and service of the runs on the `lab-customer-*`
+ * and `lab-agent-*` phones. Their own application name: Asterisk gives an application one
+ * websocket, so a second service on `dialback` would take the other lab tests' events away.
+ */
+export const LAB_APP = 'dialback-lab';
+export const LAB_AMD_CONTEXT = 'dialback-lab-amd';
+export const LAB_TARGET = 'lab-bench';
+export const LAB_SERVICE = 'lab-now';
+
+/** The lab phones whose name starts with `prefix`, in name order (from the state file). */
+export function labPhones(lab: LabState, prefix: string): string[] {
+  return Object.keys(lab.phones)
+    .filter((n) => n.startsWith(prefix))
+    .sort();
+}
+
+/**
+ * Rewrites e2eRawConfig for a run on the lab's own phones: ARI application `dialback-lab`
+ * (at `ariUrl`, e.g. a proxy, if given), the `agents` alone in group `lab-bench`, and the
+ * service `lab-now` (Not Delayed, no confirmation, TEST_OPTIONS, target `lab-bench`).
+ */
+export function labRawConfig(
+  agents: string[],
+  opts: { ariUrl?: string; service?: Record<string, unknown> } = {},
+): (raw: Record<string, unknown>) => Record<string, unknown> {
+  return (raw) => {
+    const telephony = raw.telephony as { ari: Record<string, unknown> } & Record<string, unknown>;
+    const services = raw.services as Record<string, Record<string, unknown>>;
+    return {
+      ...raw,
+      telephony: {
+        ...telephony,
+        ari: {
+          ...telephony.ari,
+          ...(opts.ariUrl ? { url: opts.ariUrl } : {}),
+          app: LAB_APP,
+          amd_context: LAB_AMD_CONTEXT,
+        },
+      },
+      services: {
+        [LAB_SERVICE]: {
+          ...services['user-scheduled-now'],
+          _target: LAB_TARGET,
+          ...opts.service,
+        },
+      },
+      agents: agents.map((id) => ({
+        id,
+        endpoint: `PJSIP/${id}`,
+        groups: [LAB_TARGET],
+        state: 'ready',
+      })),
+    };
   };
 }
 
@@ -433,6 +500,25 @@ export class AriObserver {
       ws.terminate();
     }
   }
+}
+
+/**
+ * From AMD's verdict on the customer leg (the AMDSTATUS ChannelVarset) to the second leg
+ * entering the callback's bridge `<id>-b`, on Asterisk's clock; undefined until both happened.
+ */
+export function verdictToBridgeMs(
+  observer: AriObserver,
+  id: string,
+  customer = `${id}-c1`,
+): number | undefined {
+  const verdict = observer.first(
+    (e) => e.type === 'ChannelVarset' && e.channel?.id === customer && e.variable === 'AMDSTATUS',
+  );
+  const entered = observer.events.filter(
+    (e) => e.type === 'ChannelEnteredBridge' && e.bridge?.id === `${id}-b`,
+  );
+  if (!verdict || entered.length < 2) return undefined;
+  return Math.max(...entered.map((e) => e.at)) - verdict.at;
 }
 
 export class AriRest {
