@@ -37,6 +37,8 @@ export interface ServerSpec {
   dataDir: string;
   dialLog: string;
   env?: Record<string, string>;
+  /** Node options put before the script (e.g. `--expose-gc`, `--require <preload>`). */
+  nodeArgs?: string[];
 }
 
 export async function startServer(
@@ -44,19 +46,23 @@ export async function startServer(
   readyTimeoutMs = 30_000,
 ): Promise<ServerProcess> {
   const t0 = Date.now();
-  const child = spawn(process.execPath, [BIN, 'start', '--config', spec.configFile], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      PORT: String(spec.port),
-      HOST: '127.0.0.1',
-      DIALBACK_DATA_DIR: spec.dataDir,
-      DIALBACK_DIAL_LOG: spec.dialLog,
-      DIALBACK_LOG_LEVEL: process.env.DIALBACK_LOG_LEVEL ?? 'error',
-      ...spec.env,
+  const child = spawn(
+    process.execPath,
+    [...(spec.nodeArgs ?? []), BIN, 'start', '--config', spec.configFile],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        PORT: String(spec.port),
+        HOST: '127.0.0.1',
+        DIALBACK_DATA_DIR: spec.dataDir,
+        DIALBACK_DIAL_LOG: spec.dialLog,
+        DIALBACK_LOG_LEVEL: process.env.DIALBACK_LOG_LEVEL ?? 'error',
+        ...spec.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   let out = '';
   // Keep only the tail: a long run must not hold every log line in memory.
   const keep = (d: Buffer) => {
