@@ -44,6 +44,9 @@ function fill(dir: string, count: number, batch: number): { seconds: number; row
         store.insertCallback(scheduledRow(s, j, due, now));
       }
     });
+    // The store groups the writes of one event-loop tick; this loop never yields, so commit
+    // each batch here (one transaction of a million rows would outgrow SQLite's page cache).
+    store.commit();
     if (performance.now() - lastReport > 5000) {
       lastReport = performance.now();
       process.stderr.write(`  inserted ${end}/${count}\n`);

@@ -50,10 +50,10 @@ import {
   type TelephonyPort,
 } from '../telephony/port';
 import { isTelephonyError } from '../telephony/telephony-error';
-import { EwtBoard, spawnAgentPool, type PoolMsg } from './agent-pool-actor';
+import { EwtBoard, spawnAgentPool, type PoolInbox } from './agent-pool-actor';
 import { MessageHub, spawnNotifier, type OutboundDelivery } from './notifier-actor';
 import type { ActionReply, SessionDeps, SessionMsg } from './session-actor';
-import { spawnSession } from './session-actor';
+import { createDormant, spawnSession } from './session-actor';
 import { spawnSupervisor, type SupervisorMsg } from './supervisor';
 import { spawnTimer, type TimerMsg } from './timer-actor';
 
@@ -114,7 +114,7 @@ export class Engine implements CallbackEngine {
   private readonly live = new Map<string, Ref<SessionMsg>>();
   private sessionDeps!: SessionDeps;
   private readonly timer: Ref<TimerMsg>;
-  private readonly poolRef: Ref<PoolMsg>;
+  private readonly poolRef: PoolInbox;
   private readonly unsubscribeTelephony: () => void;
   /** User Originated calls carry the adapter's own ids: which callback each one belongs to. */
   private readonly inbound = new Map<string, string>();
@@ -149,7 +149,7 @@ export class Engine implements CallbackEngine {
       horizonMs: deps.horizonMs ?? 60 * 60_000,
       onLateness: (ms) => this.metrics.wakeLatenessSeconds.observe(ms / 1000),
     });
-    this.poolRef = spawnAgentPool(this.system, {
+    this.poolRef = spawnAgentPool({
       pool: this.pool,
       clock,
       logger: logger.child({ actor: 'agent-pool' }),
@@ -206,7 +206,7 @@ export class Engine implements CallbackEngine {
    */
   async resume(): Promise<{ resumed: number }> {
     dispatch(this.timer, { type: 'load' });
-    dispatch(this.poolRef, { type: 'reconcile' });
+    this.poolRef.send({ type: 'reconcile' });
     let after: string | null = null;
     let resumed = 0;
     for (;;) {
@@ -231,6 +231,7 @@ export class Engine implements CallbackEngine {
     if (this.stopped) return;
     this.stopped = true;
     this.unsubscribeTelephony();
+    this.poolRef.close();
     stop(this.system);
     this.clock.close();
   }
@@ -328,7 +329,7 @@ export class Engine implements CallbackEngine {
         return;
       }
       case 'agent.presence':
-        dispatch(this.poolRef, { type: 'presence', agentId: e.agentId, available: e.available });
+        this.poolRef.send({ type: 'presence', agentId: e.agentId, available: e.available });
         return;
       case 'connection.changed':
         this.deps.logger.warn({ up: e.up }, 'telephony connection changed');
@@ -587,12 +588,19 @@ export class Engine implements CallbackEngine {
       nextWakeAt: null,
     };
     try {
-      await this.ask(id, s.name, (reply) => ({
-        type: 'create',
-        row,
-        ...(booking ? { booking } : {}),
-        reply,
-      }));
+      // Most scheduled bookings sleep for hours or days: no session actor until they are due.
+      const dormant =
+        this.stopped || !this.sessionDeps
+          ? undefined
+          : createDormant(this.sessionDeps, row, booking);
+      if (dormant) await dormant;
+      else
+        await this.ask(id, s.name, (reply) => ({
+          type: 'create',
+          row,
+          ...(booking ? { booking } : {}),
+          reply,
+        }));
     } catch (err) {
       throw this.storeError(err, s, desired);
     }
@@ -912,7 +920,7 @@ export class Engine implements CallbackEngine {
 
   /** Presence of an agent's phone from an outside source (AMI device states). */
   setAgentPresence(agentId: string, available: boolean): void {
-    dispatch(this.poolRef, { type: 'presence', agentId, available });
+    this.poolRef.send({ type: 'presence', agentId, available });
   }
 
   /** An outside EWT for a target (Asterisk queue statistics); undefined drops it. */
@@ -932,7 +940,7 @@ export class Engine implements CallbackEngine {
     if (!this.pool.get(agentId))
       throw new DialbackError('CallbackExceptionAgentNotFound', `Agent ${agentId} not found`);
     return new Promise((resolve, reject) =>
-      dispatch(this.poolRef, {
+      this.poolRef.send({
         type: 'command',
         agentId,
         command,

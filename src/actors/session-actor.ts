@@ -1,6 +1,7 @@
 // A session actor runs one callback. It feeds events to the pure machine, persists the new
 // state before running any effect (write-ahead), then runs the effects. Dials are recorded in
-// the store under their deterministic call id first, so a replay can never dial twice. The
+// the store under their deterministic call id, in the transaction of the transition that asks
+// for them, so a replay can never dial twice and a dial waits for one commit only. The
 // actor holds no state the store does not: it stops when idle and is re-spawned on demand.
 // A command refused because telephony is down is not the far end's doing: a refused dial is
 // fed back as `not-placed`, a refused hang-up is handed to the engine to repeat on reconnect.
@@ -21,7 +22,7 @@ import type { EngineMetrics } from '../metrics';
 import type { CallbackRow, Store } from '../store/store';
 import type { TelephonyPort } from '../telephony/port';
 import { isTelephonyError } from '../telephony/telephony-error';
-import type { EwtBoard, PoolMsg } from './agent-pool-actor';
+import type { EwtBoard, PoolInbox } from './agent-pool-actor';
 import type { DeviceAddress, NotifierMsg } from './notifier-actor';
 import type { TimerMsg } from './timer-actor';
 
@@ -52,7 +53,7 @@ export interface SessionDeps {
   telephony: TelephonyPort;
   logger: Logger;
   metrics: EngineMetrics;
-  pool: Ref<PoolMsg>;
+  pool: PoolInbox;
   timer: Ref<TimerMsg>;
   notifier: Ref<NotifierMsg>;
   ewt: EwtBoard;
@@ -71,6 +72,9 @@ export interface SessionDeps {
   stopped: (id: string, ref: Ref<SessionMsg>) => void;
   idleMs: number;
 }
+
+/** What recording each dial's call id found: a new id, one dialled before, or a failed write. */
+type DialRecords = Map<string, 'fresh' | 'known' | 'failed'>;
 
 interface Live {
   state: SessionState;
@@ -92,6 +96,55 @@ function deviceOf(row: CallbackRow): DeviceAddress | undefined {
   const os = row.userData._device_os;
   if (!os) return undefined;
   return { os, notificationId: row.userData._device_notification_id ?? '' };
+}
+
+/**
+ * Creates a booking without a live session when it has nothing to do before its first wake and
+ * that wake is further off than a session's idle time (a session spawned for it would only
+ * stop idle first). The row is written, and once it is committed the timer is armed: when due,
+ * the timer wakes a session loaded from the store. Returns undefined, having written nothing,
+ * when the booking needs a session now; the caller then creates it through one.
+ */
+export function createDormant(
+  deps: SessionDeps,
+  row: CallbackRow,
+  booking?: { slotStart: number; limit: number },
+): Promise<void> | undefined {
+  const now = deps.clock.now();
+  const t = transition(
+    row.state,
+    { type: 'booked' },
+    {
+      now,
+      ewtMs: deps.ewt.get(row.state.options._target),
+      telephonyUp: deps.telephony.isReady(),
+    },
+  );
+  const wake = nextWake(t.state);
+  if (wake === undefined || wake - now <= deps.idleMs) return undefined;
+  if (t.effects.some((e) => e.type !== 'reply')) return undefined;
+  deps.store.insertCallback(
+    { ...row, state: t.state, gms: t.state.gms, nextWakeAt: wake },
+    booking,
+  );
+  return new Promise((resolve, reject) => {
+    // The client hears of its booking only once the booking is committed.
+    deps.store.afterCommit((err) => {
+      if (err) {
+        deps.logger.error({ err, callbackId: row.id }, 'a booking was not committed');
+        reject(
+          new DialbackError(
+            'CallbackExceptionStoreUnavailable',
+            'Storage is unavailable, try again later',
+          ),
+        );
+        return;
+      }
+      deps.metrics.bookings.inc({ service: row.service });
+      dispatch(deps.timer, { type: 'schedule', id: row.id, at: wake });
+      resolve();
+    });
+  });
 }
 
 export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps): Ref<SessionMsg> {
@@ -167,12 +220,18 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
       return live;
     }
     const next: Live = { ...live, state: t.state };
-    // Write-ahead: nothing is acknowledged and no effect runs before the state is committed.
+    const dials = recordDials(t.effects, live.log);
+    // A request to the agent pool need not wait for the commit: it lives in memory and dies with
+    // the process, and the grant that answers it is one more event whose own effects (the dial)
+    // wait for their commit. Should this commit fail, the session reloads the older state,
+    // which hands any grant straight back (an unexpected grant is released).
+    for (const effect of t.effects) if (effect.type === 'request-agent') run(next, effect, dials);
+    // Write-ahead: nothing else is acknowledged and no other effect runs before the commit.
     store.afterCommit((err) => {
       if (err) return lostWrite(live, me, err, reply);
       if (nextWake(before) !== wake) dispatch(deps.timer, { type: 'schedule', id, at: wake });
       if (before.phase !== 'talking' && t.state.phase === 'talking' && t.state.agentId)
-        dispatch(deps.pool, { type: 'busy', callbackId: id, agentId: t.state.agentId });
+        deps.pool.send({ type: 'busy', callbackId: id, agentId: t.state.agentId });
       let replied = false;
       for (const effect of t.effects) {
         if (effect.type === 'reply') {
@@ -181,7 +240,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
           else reply?.({ ok: false, error: new DialbackError(effect.error, effect.message) });
           continue;
         }
-        run(next, effect);
+        if (effect.type !== 'request-agent') run(next, effect, dials);
       }
       if (!replied) reply?.({ ok: true, body: {} });
     });
@@ -215,7 +274,11 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
     deps.reroute(id, { type: 'event', event });
   };
 
-  const run = (live: Live, effect: Exclude<SessionEffect, { type: 'reply' }>): void => {
+  const run = (
+    live: Live,
+    effect: Exclude<SessionEffect, { type: 'reply' }>,
+    dials: DialRecords,
+  ): void => {
     const s = live.state;
     const log = live.log;
     const failed = (what: string, callId: string) => (err: unknown) => {
@@ -226,7 +289,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
     };
     switch (effect.type) {
       case 'request-agent':
-        dispatch(deps.pool, {
+        deps.pool.send({
           type: 'request',
           callbackId: id,
           target: effect.target,
@@ -234,10 +297,10 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
         });
         return;
       case 'withdraw-agent-request':
-        dispatch(deps.pool, { type: 'withdraw', callbackId: id });
+        deps.pool.send({ type: 'withdraw', callbackId: id });
         return;
       case 'release-agent':
-        dispatch(deps.pool, {
+        deps.pool.send({
           type: 'release',
           callbackId: id,
           agentId: effect.agentId,
@@ -246,7 +309,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
         return;
       case 'dial-customer': {
         const o = s.options;
-        whenDialRecorded(effect.callId, log, () => {
+        whenDialRecorded(effect.callId, dials, log, () => {
           deps.metrics.dials.inc({ kind: 'customer' });
           deps.telephony
             .dialCustomer({
@@ -271,7 +334,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
           feed({ type: 'call.failed', callId: effect.callId, failure: 'unreachable' });
           return;
         }
-        whenDialRecorded(effect.callId, log, () => {
+        whenDialRecorded(effect.callId, dials, log, () => {
           deps.metrics.dials.inc({ kind: 'agent' });
           deps.telephony
             .dialAgent({
@@ -369,28 +432,47 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
   };
 
   /**
-   * A call id is recorded, and the record committed, before the call is placed: a replay after
-   * a crash finds the record and reconciles instead of dialling the same attempt again.
+   * Records the call ids of a transition's dials in the transition's own transaction, before
+   * its commit: the commit that makes the state durable makes the dial records durable too. A
+   * dial-agent without an endpoint is never placed (it fails as unreachable) and not recorded.
    */
-  const whenDialRecorded = (callId: string, log: Logger, dial: () => void): void => {
-    let fresh: boolean;
-    try {
-      fresh = store.recordDial(callId, id, clock.now());
-    } catch (err) {
-      log.error({ err, callId }, 'could not record the dial: not placed');
+  const recordDials = (effects: readonly SessionEffect[], log: Logger): DialRecords => {
+    const out: DialRecords = new Map();
+    for (const e of effects) {
+      if (e.type !== 'dial-customer' && e.type !== 'dial-agent') continue;
+      if (e.type === 'dial-agent' && !deps.agentEndpoint(e.agentId)) continue;
+      try {
+        out.set(e.callId, store.recordDial(e.callId, id, clock.now()) ? 'fresh' : 'known');
+      } catch (err) {
+        log.error({ err, callId: e.callId }, 'could not record the dial: not placed');
+        out.set(e.callId, 'failed');
+      }
+    }
+    return out;
+  };
+
+  /**
+   * Runs after the commit of the transition that recorded the call id (recordDials): a call
+   * is placed only once its record is durable, and an id recorded before (a replay after a
+   * crash) is reconciled instead of dialled again.
+   */
+  const whenDialRecorded = (
+    callId: string,
+    dials: DialRecords,
+    log: Logger,
+    dial: () => void,
+  ): void => {
+    const record = dials.get(callId) ?? 'failed';
+    if (record === 'failed') {
       feed({ type: 'call.failed', callId, failure: 'not-placed' });
       return;
     }
-    if (!fresh) {
+    if (record === 'known') {
       log.warn({ callId }, 'attempt already dialled once: reconciling instead');
       reconcile(callId, log);
       return;
     }
-    store.afterCommit((err) => {
-      if (!err) return dial();
-      log.error({ err, callId }, 'the dial record was not committed: not placed');
-      feed({ type: 'call.failed', callId, failure: 'not-placed' });
-    });
+    dial();
   };
 
   /** Asks telephony what became of a call whose events may have been missed. */
@@ -445,13 +527,15 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
             device: deviceOf(row),
             log: deps.logger.child({ callbackId: id, service: row.service }),
           };
+          const dials = recordDials(t.effects, created.log);
           // The client hears of its booking only once the booking is committed.
           store.afterCommit((err) => {
             if (err) return lostWrite(created, me, err, msg.reply);
             deps.metrics.bookings.inc({ service: row.service });
             msg.reply({ ok: true, body: { _id: id } });
             if (wake !== null) dispatch(deps.timer, { type: 'schedule', id, at: wake });
-            for (const effect of t.effects) if (effect.type !== 'reply') run(created, effect);
+            for (const effect of t.effects)
+              if (effect.type !== 'reply') run(created, effect, dials);
           });
           return created;
         }
@@ -465,7 +549,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
             return undefined;
           }
           if (msg.event.type === 'resumed' && cur.state.agentId && HOLDS_AGENT.has(cur.state.phase))
-            dispatch(deps.pool, {
+            deps.pool.send({
               type: 'restore',
               callbackId: id,
               agentId: cur.state.agentId,
@@ -509,10 +593,11 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
             return cur;
           }
           const next: Live = { ...cur, state: t.state };
+          const dials = recordDials(t.effects, cur.log);
           store.afterCommit((err) => {
             if (err) return lostWrite(cur, me, err, msg.reply);
             dispatch(deps.timer, { type: 'schedule', id, at: wake });
-            for (const effect of t.effects) if (effect.type !== 'reply') run(next, effect);
+            for (const effect of t.effects) if (effect.type !== 'reply') run(next, effect, dials);
             msg.reply({ ok: true, body: {} });
           });
           return next;

@@ -50,34 +50,75 @@ export interface PoolOptions {
   wrapUpMs: number;
 }
 
+type Tally = Omit<TargetFigures, 'waiting'>;
+
+/** Which figure an agent counts towards, if any. */
+function categoryOf(a: AgentRecord): keyof Tally | undefined {
+  if (a.state === 'signed-out') return undefined;
+  if (a.state === 'ready' && a.reachable) return 'ready';
+  if (a.state === 'busy' || a.state === 'wrap-up') return 'busy';
+  if (a.state === 'reserved') return 'reserved';
+  return undefined;
+}
+
 export class AgentPool {
   private readonly agents = new Map<string, AgentRecord>();
   private waiters: Waiter[] = [];
   private readonly queued = new Set<string>();
   private readonly waitingPerTarget = new Map<string, number>();
   private seq = 0;
+  /**
+   * Figures per target, kept up to date on every change: the pool actor reads them (and the
+   * deadlines) after every message, and scanning every agent each time was most of its cost.
+   */
+  private readonly tallies = new Map<string, Tally>();
+  /** Agents reserved or in wrap-up: the only ones with a deadline. */
+  private readonly timed = new Set<AgentRecord>();
+  private targetList: string[] | undefined;
 
   constructor(private readonly opts: PoolOptions) {}
 
   addAgent(cfg: AgentConfig, now: number, state: AgentStateName = 'signed-out'): void {
     const existing = this.agents.get(cfg.id);
     if (existing) {
+      this.count(existing, -1);
       existing.endpoint = cfg.endpoint;
       existing.groups = [...cfg.groups];
+      this.count(existing, 1);
+      this.targetList = undefined;
       return;
     }
-    this.agents.set(cfg.id, {
+    const a: AgentRecord = {
       ...cfg,
       groups: [...cfg.groups],
       state,
       since: now,
       reachable: true,
-    });
+    };
+    this.agents.set(cfg.id, a);
+    this.count(a, 1);
+    if (state === 'reserved' || state === 'wrap-up') this.timed.add(a);
+    this.targetList = undefined;
   }
 
   hasTarget(target: string): boolean {
     for (const a of this.agents.values()) if (a.groups.includes(target)) return true;
     return false;
+  }
+
+  /** Adds (+1) or removes (-1) an agent's contribution to its targets' figures. */
+  private count(a: AgentRecord, sign: 1 | -1): void {
+    for (const g of a.groups) {
+      let t = this.tallies.get(g);
+      if (!t) {
+        t = { ready: 0, busy: 0, reserved: 0, signedIn: 0 };
+        this.tallies.set(g, t);
+      }
+      if (a.state === 'signed-out') continue;
+      t.signedIn += sign;
+      const c = categoryOf(a);
+      if (c) t[c] += sign;
+    }
   }
 
   get(agentId: string): AgentView | undefined {
@@ -119,14 +160,19 @@ export class AgentPool {
 
   setReachable(agentId: string, reachable: boolean): void {
     const a = this.agents.get(agentId);
-    if (a) a.reachable = reachable;
+    if (!a) return;
+    this.count(a, -1);
+    a.reachable = reachable;
+    this.count(a, 1);
   }
 
   /** Queues a callback for an agent of `target` (lower priority value goes first). */
   request(callbackId: string, target: string, priority: number): void {
     if (this.queued.has(callbackId)) return;
     this.queued.add(callbackId);
-    this.waitingPerTarget.set(target, (this.waitingPerTarget.get(target) ?? 0) + 1);
+    const n = this.waitingPerTarget.get(target) ?? 0;
+    if (n === 0) this.targetList = undefined;
+    this.waitingPerTarget.set(target, n + 1);
     // Sorted by (priority, arrival): the newcomer goes after everyone of its priority or better.
     let lo = 0;
     let hi = this.waiters.length;
@@ -148,7 +194,10 @@ export class AgentPool {
     this.queued.delete(w.callbackId);
     const n = (this.waitingPerTarget.get(w.target) ?? 1) - 1;
     if (n > 0) this.waitingPerTarget.set(w.target, n);
-    else this.waitingPerTarget.delete(w.target);
+    else {
+      this.waitingPerTarget.delete(w.target);
+      this.targetList = undefined;
+    }
   }
 
   /** Ends a reservation or a call. `handled` puts the agent in wrap-up, `no-answer` makes it not ready. */
@@ -238,7 +287,7 @@ export class AgentPool {
   /** Earliest reservation expiry or wrap-up end, to arm a timer for. */
   nextDeadline(): number | undefined {
     let best: number | undefined;
-    for (const a of this.agents.values()) {
+    for (const a of this.timed) {
       const t =
         a.state === 'reserved'
           ? a.reservedUntil
@@ -257,16 +306,18 @@ export class AgentPool {
     // one pass over the agents tells which targets can be served, so waiters of the others
     // cost nothing.
     const servable = new Set<string>();
-    for (const a of this.agents.values())
-      if (a.state === 'ready' && a.reachable) for (const g of a.groups) servable.add(g);
+    for (const [g, t] of this.tallies) if (t.ready > 0) servable.add(g);
     if (servable.size === 0) return [];
     const grants: Grant[] = [];
-    const remaining: Waiter[] = [];
-    for (const w of this.waiters) {
-      const agent = servable.has(w.target) ? this.longestIdle(w.target) : undefined;
-      if (!agent) servable.delete(w.target);
+    const taken: number[] = [];
+    // Stops as soon as no target can be served: the queue may hold thousands of callbacks, and
+    // most matches grant one agent to the head of the queue.
+    for (let i = 0; i < this.waiters.length && servable.size > 0; i++) {
+      const w = this.waiters[i];
+      if (!servable.has(w.target)) continue;
+      const agent = this.longestIdle(w.target);
       if (!agent) {
-        remaining.push(w);
+        servable.delete(w.target);
         continue;
       }
       this.setState(agent, 'reserved', now);
@@ -274,8 +325,9 @@ export class AgentPool {
       agent.reservedUntil = now + this.opts.reservationTimeoutMs;
       grants.push({ callbackId: w.callbackId, agentId: agent.id, endpoint: agent.endpoint });
       this.dequeue(w);
+      taken.push(i);
     }
-    this.waiters = remaining;
+    for (let k = taken.length - 1; k >= 0; k--) this.waiters.splice(taken[k], 1);
     return grants;
   }
 
@@ -288,23 +340,24 @@ export class AgentPool {
   }
 
   figures(target: string): TargetFigures {
-    const f: TargetFigures = { ready: 0, busy: 0, reserved: 0, signedIn: 0, waiting: 0 };
-    for (const a of this.agents.values()) {
-      if (!a.groups.includes(target) || a.state === 'signed-out') continue;
-      f.signedIn++;
-      if (a.state === 'ready' && a.reachable) f.ready++;
-      else if (a.state === 'busy' || a.state === 'wrap-up') f.busy++;
-      else if (a.state === 'reserved') f.reserved++;
-    }
-    f.waiting = this.waitingPerTarget.get(target) ?? 0;
-    return f;
+    const t = this.tallies.get(target);
+    return {
+      ready: t?.ready ?? 0,
+      busy: t?.busy ?? 0,
+      reserved: t?.reserved ?? 0,
+      signedIn: t?.signedIn ?? 0,
+      waiting: this.waitingPerTarget.get(target) ?? 0,
+    };
   }
 
   targets(): string[] {
-    const s = new Set<string>();
-    for (const a of this.agents.values()) a.groups.forEach((g) => s.add(g));
-    for (const t of this.waitingPerTarget.keys()) s.add(t);
-    return [...s];
+    if (!this.targetList) {
+      const s = new Set<string>();
+      for (const a of this.agents.values()) a.groups.forEach((g) => s.add(g));
+      for (const t of this.waitingPerTarget.keys()) s.add(t);
+      this.targetList = [...s];
+    }
+    return [...this.targetList];
   }
 
   private longestIdle(target: string): AgentRecord | undefined {
@@ -317,8 +370,12 @@ export class AgentPool {
   }
 
   private setState(a: AgentRecord, state: AgentStateName, now: number): void {
+    this.count(a, -1);
     a.state = state;
     a.since = now;
+    this.count(a, 1);
+    if (state === 'reserved' || state === 'wrap-up') this.timed.add(a);
+    else this.timed.delete(a);
   }
 }
 

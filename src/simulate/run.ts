@@ -1,4 +1,4 @@
-// Runs one simulated day: the real Engine, an in-memory SQLite store and the simulator on a
+// Runs one simulated day: the real Engine, a scratch SQLite store and the simulator on a
 // virtual clock. Actors run on setImmediate, so after every clock step the loop lets them drain
 // until nothing moves (no timer set, store call, telephony event or message for a few rounds)
 // before it moves the clock again. Measures come from the store's final rows, the engine's
@@ -84,14 +84,20 @@ function between(rng: () => number, r: { min: number; max: number }): number {
 
 /** Counts calls to any store method: store work is the main sign that actors are busy. */
 function countingStore(store: Store, counter: { n: number }): Store {
+  // One wrapper per method, made once: the store is called several times per clock step.
+  const wrapped = new Map<PropertyKey, unknown>();
   return new Proxy(store, {
     get(target, prop, receiver) {
+      const hit = wrapped.get(prop);
+      if (hit !== undefined) return hit;
       const v = Reflect.get(target, prop, receiver) as unknown;
       if (typeof v !== 'function') return v;
-      return (...args: unknown[]) => {
+      const fn = (...args: unknown[]): unknown => {
         counter.n++;
         return (v as (...a: unknown[]) => unknown).apply(target, args);
       };
+      wrapped.set(prop, fn);
+      return fn;
     },
   });
 }
@@ -176,7 +182,9 @@ export async function runSimulation(
     },
   });
   telephony.subscribe(() => activity.n++);
-  const store = countingStore(openSqliteStore({ file: ':memory:' }), activity);
+  // A what-if run needs no durability: a scratch store, in memory and gone with the process
+  // (see SqliteStoreOptions.scratch for why not plain `:memory:`).
+  const store = countingStore(openSqliteStore({ scratch: true }), activity);
   const meanHandle = ((sc.handle_time_s.min + sc.handle_time_s.max) / 2) * 1000;
   const engine = new Engine({
     clock,

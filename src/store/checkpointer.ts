@@ -10,6 +10,8 @@ import type { Logger } from '../logger';
 
 /** How often the worker checkpoints. */
 const DEFAULT_INTERVAL_MS = 250;
+/** How long closing the store waits for the worker to close its connection. */
+const STOP_WAIT_MS = 2000;
 
 // Plain JavaScript evaluated in the worker: it must not depend on the TypeScript loader.
 const WORKER_SOURCE = `
@@ -39,12 +41,16 @@ parentPort.on('message', (m) => {
   if (m === 'stop') {
     clearInterval(timer);
     try { db.close(); } catch (_) {}
+    // The store's close() waits on this: the database files are ours no longer.
+    Atomics.store(workerData.closed, 0, 1);
+    Atomics.notify(workerData.closed, 0);
     parentPort.close();
   }
 });
 `;
 
 export interface Checkpointer {
+  /** Stops checkpointing; returns once the worker has closed the database (at most 2 s). */
   stop(): void;
 }
 
@@ -60,6 +66,7 @@ export function startCheckpointer(opts: {
 }): Checkpointer {
   let stopped = false;
   let fellBack = false;
+  const closed = new Int32Array(new SharedArrayBuffer(4));
   const fallBack = (why: string) => {
     if (fellBack || stopped) return;
     fellBack = true;
@@ -74,6 +81,7 @@ export function startCheckpointer(opts: {
         file: opts.file,
         driver: require.resolve('better-sqlite3'),
         intervalMs: opts.intervalMs ?? DEFAULT_INTERVAL_MS,
+        closed,
       },
     });
   } catch (err) {
@@ -94,7 +102,11 @@ export function startCheckpointer(opts: {
     stop() {
       if (stopped) return;
       stopped = true;
+      if (fellBack) return;
       worker.postMessage('stop');
+      // Synchronous on purpose: when the store's close() returns, no other connection of ours
+      // holds the files (a caller may delete them at once). Bounded, should the worker hang.
+      Atomics.wait(closed, 0, 0, STOP_WAIT_MS);
     },
   };
 }

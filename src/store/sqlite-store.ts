@@ -53,6 +53,13 @@ export interface SqliteStoreOptions {
   checkpointWorker?: boolean;
   /** How often the worker checkpoints; default 250 ms. */
   checkpointIntervalMs?: number;
+  /**
+   * A throwaway in-memory store for what-if simulations (`file` and `dir` are ignored): nothing
+   * survives the process. Unlike `:memory:`, whose pages all stay in the page cache and whose
+   * every commit then walks that whole cache (commits grew from 3 µs to 90 µs over a simulated
+   * day of 100,000 bookings), the image sits in SQLite's memdb VFS behind a bounded cache.
+   */
+  scratch?: boolean;
   logger?: Logger;
 }
 
@@ -210,9 +217,11 @@ class SqliteStore implements Store {
     deleteData: Database.Statement;
     insertEvent: Database.Statement;
     updateState: Database.Statement;
+    updateStatus: Database.Statement;
     updateBooking: Database.Statement;
     serviceOf: Database.Statement;
     seatsTaken: Database.Statement;
+    seatOf: Database.Statement;
     insertBooking: Database.Statement;
     deleteBooking: Database.Statement;
     get: Database.Statement;
@@ -240,12 +249,19 @@ class SqliteStore implements Store {
     const file = opts.file ?? 'dialback.db';
     let location = file;
     try {
-      if (file !== ':memory:') {
-        const dir = path.resolve(opts.dir ?? './data');
-        location = path.resolve(dir, file);
-        fs.mkdirSync(path.dirname(location), { recursive: true });
+      if (opts.scratch) {
+        // An empty image deserialized: the database lives in SQLite's memdb VFS, in memory but
+        // read through an ordinary, bounded page cache (see `scratch`).
+        location = ':memory:';
+        this.db = new Database(new Database(':memory:').serialize());
+      } else {
+        if (file !== ':memory:') {
+          const dir = path.resolve(opts.dir ?? './data');
+          location = path.resolve(dir, file);
+          fs.mkdirSync(path.dirname(location), { recursive: true });
+        }
+        this.db = new Database(location, { timeout: opts.busyTimeoutMs ?? 5000 });
       }
-      this.db = new Database(location, { timeout: opts.busyTimeoutMs ?? 5000 });
     } catch (e) {
       throw toUnavailable(e, 'open') ?? e;
     }
@@ -293,9 +309,16 @@ class SqliteStore implements Store {
       insertEvent: db.prepare(
         'INSERT INTO events (callback_id, at, event, gms, phase) VALUES (?, ?, ?, ?, ?)',
       ),
+      // The state changes on every event, the GMS state, reason and option set seldom: they are
+      // written apart, and only when they differ, because each of them is in several indexes
+      // (and options_id is a foreign key) that SQLite rewrites whenever the column is SET.
       updateState: db.prepare(
-        `UPDATE callbacks SET state = @state, options_id = @optionsId, gms = @gms, reason = @reason,
-           next_wake_at = @nextWakeAt, updated_at = @at WHERE id = @id`,
+        `UPDATE callbacks SET state = @state, next_wake_at = @nextWakeAt, updated_at = @at
+         WHERE id = @id`,
+      ),
+      updateStatus: db.prepare(
+        `UPDATE callbacks SET gms = @gms, reason = @reason, options_id = @optionsId
+         WHERE id = @id AND (gms IS NOT @gms OR reason IS NOT @reason OR options_id IS NOT @optionsId)`,
       ),
       updateBooking: db.prepare(
         `UPDATE callbacks SET desired_time = @desiredTime, slot_start = @slotStart,
@@ -305,6 +328,7 @@ class SqliteStore implements Store {
       seatsTaken: db.prepare(
         'SELECT count(*) AS n FROM bookings WHERE service = ? AND slot_start = ?',
       ),
+      seatOf: db.prepare('SELECT slot_start AS slotStart FROM bookings WHERE callback_id = ?'),
       insertBooking: db.prepare(
         'INSERT INTO bookings (callback_id, service, slot_start) VALUES (?, ?, ?)',
       ),
@@ -363,6 +387,14 @@ class SqliteStore implements Store {
   }
 
   private configure(opts: SqliteStoreOptions): void {
+    if (opts.scratch) {
+      this.db.pragma('locking_mode = EXCLUSIVE');
+      this.db.pragma('journal_mode = MEMORY');
+      this.db.pragma('synchronous = OFF');
+      this.db.pragma('temp_store = MEMORY');
+      this.db.pragma('cache_size = -4096');
+      return;
+    }
     try {
       const mode: unknown = this.db.pragma('journal_mode = WAL', { simple: true });
       if (mode !== 'wal' && this.db.name !== ':memory:') {
@@ -404,30 +436,57 @@ class SqliteStore implements Store {
 
   // -- guards -----------------------------------------------------------------------------
 
-  private write<T>(op: string, fn: () => T): T {
+  /**
+   * Runs one write. Every write checks what may refuse it (a full slot, an unknown callback)
+   * before it changes anything, so inside the tick's transaction it runs bare: a savepoint per
+   * write cost more than the write itself, and grew with the size of the tick. A write that
+   * fails part-way for any other reason (a full disk, an I/O error) aborts the whole tick: its
+   * writes roll back together and everyone waiting for them hears of it, as when a commit
+   * fails. `atomic` (explicit transactions, whose callers may refuse midway) keeps a savepoint.
+   */
+  private write<T>(op: string, fn: () => T, atomic = false): T {
     const b = this.batching ? this.openBatch(op) : undefined;
     const marks = b ? [b.optionIds.length, b.optionSets.length] : [0, 0];
     const seatsBefore = this.seats;
     try {
-      // Inside the tick's transaction this is a savepoint: a failed write leaves the others.
-      const result = this.inTransaction(fn);
+      const result = b && !atomic ? fn() : this.inTransaction(fn);
       if (!b) this.writeFailed = false;
       return result;
     } catch (e) {
-      // A rolled-back write that took or gave back a seat changes the counts once more; one that
-      // touched no seat (a full slot refused) leaves them, and their memo, as they were.
-      if (this.seats !== seatsBefore) this.seats++;
-      if (b) {
-        // Cache entries of the rolled-back savepoint were never written.
-        b.optionIds.length = marks[0];
-        b.optionSets.length = marks[1];
-      }
       const unavailable = toUnavailable(e, op);
+      const refusal = !unavailable && e instanceof DialbackError;
+      if (b && !atomic && !refusal) {
+        this.abortBatch(unavailable ?? (e instanceof Error ? e : new Error(String(e))), op);
+      } else {
+        // A rolled-back write that took or gave back a seat changes the counts once more; one
+        // that touched no seat (a full slot refused) leaves them, and their memo, as they were.
+        if (this.seats !== seatsBefore) this.seats++;
+        if (b) {
+          // Cache entries of the rolled-back savepoint were never written.
+          b.optionIds.length = marks[0];
+          b.optionSets.length = marks[1];
+        }
+      }
       if (!unavailable) throw e;
       this.writeFailed = true;
       this.log.error({ op, code: unavailable.storeCode, err: e }, 'store write failed');
       throw unavailable;
     }
+  }
+
+  /** A write failed part-way: the tick's transaction rolls back, and its waiters are told. */
+  private abortBatch(err: Error, op: string): void {
+    const b = this.batch;
+    if (!b) return;
+    this.batch = undefined;
+    this.seats++;
+    try {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+    } catch (rollbackError) {
+      this.log.error({ err: rollbackError }, 'store rollback failed');
+    }
+    this.log.error({ op, err, writes: b.waiting.length }, 'a write failed: the tick rolled back');
+    for (const cb of b.waiting) cb(err);
   }
 
   /** The tick's transaction, begun at its first write and committed on the next turn. */
@@ -545,11 +604,17 @@ class SqliteStore implements Store {
     this.write('moveBooking', () => {
       const found = this.s.serviceOf.get(id) as { service: string } | undefined;
       if (!found) throw new DialbackError('CallbackExceptionNotFound', `No callback ${id}`);
-      // Free our own seat first so that moving within the same slot never counts us twice; a
-      // full target throws and the rollback gives the old seat back.
+      // Refusals come before any change (see write). Our own seat, when it is in the target
+      // slot already, is not counted against us.
+      if (booking) {
+        const own = this.s.seatOf.get(id) as { slotStart: number } | undefined;
+        const taken = (this.s.seatsTaken.get(found.service, booking.slotStart) as { n: number }).n;
+        if (taken - (own?.slotStart === booking.slotStart ? 1 : 0) >= booking.limit)
+          throw new SlotFullError(booking.slotStart);
+      }
       this.seats++;
       this.s.deleteBooking.run(id);
-      if (booking) this.takeSeat(id, found.service, booking);
+      if (booking) this.s.insertBooking.run(id, found.service, booking.slotStart);
       this.s.updateBooking.run({
         id,
         desiredTime,
@@ -586,7 +651,7 @@ class SqliteStore implements Store {
   }
 
   transaction<T>(fn: () => T): T {
-    return this.write('transaction', fn);
+    return this.write('transaction', fn, true);
   }
 
   private takeSeat(id: string, service: string, booking: Booking): void {
@@ -619,15 +684,15 @@ class SqliteStore implements Store {
     nextWakeAt: number | null,
     at: number,
   ): void {
-    const changed = this.s.updateState.run({
+    const encoded = this.encodeState(state);
+    const changed = this.s.updateState.run({ id, state: encoded.state, nextWakeAt, at }).changes;
+    if (changed === 0) throw new DialbackError('CallbackExceptionNotFound', `No callback ${id}`);
+    this.s.updateStatus.run({
       id,
-      ...this.encodeState(state),
       gms: state.gms,
       reason: state.reason ?? null,
-      nextWakeAt,
-      at,
-    }).changes;
-    if (changed === 0) throw new DialbackError('CallbackExceptionNotFound', `No callback ${id}`);
+      optionsId: encoded.optionsId,
+    });
     this.s.insertEvent.run(id, at, event ? JSON.stringify(event) : null, state.gms, state.phase);
     if (state.gms === 'COMPLETED' && state.reason && RELEASING_REASONS.has(state.reason)) {
       this.seats++;
@@ -661,12 +726,15 @@ class SqliteStore implements Store {
     if (!options) {
       const row = this.s.optionSet.get(id) as { json: string } | undefined;
       if (!row) throw new Error(`option set ${id} is missing from the store`);
-      options = JSON.parse(row.json) as ServiceOptions;
+      // Shared by every row of the set, and frozen so that nobody can change it for the others
+      // (options are replaced, never edited). Sharing one object also lets encodeState reuse
+      // its JSON when the row is saved again.
+      options = Object.freeze(JSON.parse(row.json) as ServiceOptions);
+      this.optionsJson.set(options, row.json);
       if (this.batch) this.batch.optionSets.push([id, options]);
       else if (!this.db.inTransaction) this.optionSets.set(id, options);
     }
-    // A shallow copy: callers may replace fields of their row's options without touching others.
-    return { ...options };
+    return options;
   }
 
   private toCallbackRow(r: CallbackDbRow): CallbackRow {

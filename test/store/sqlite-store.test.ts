@@ -716,6 +716,50 @@ describe('SQLite store', () => {
       );
     });
 
+    it('keeps the tick when a move is refused for a full slot, and the mover keeps its seat', async () => {
+      const store = open();
+      const slot2 = T0 + 5 * MIN;
+      store.insertCallback(row('m1', { desiredTime: T0 }), { slotStart: T0, limit: 1 });
+      store.insertCallback(row('m2', { desiredTime: slot2 }), { slotStart: slot2, limit: 1 });
+      const moved = { ...session('m1', 'sales', 'waiting-start'), desiredTime: slot2 };
+      assert.throws(
+        () => store.moveBooking('m1', { slotStart: slot2, limit: 1 }, slot2, moved, {}, T0),
+        SlotFullError,
+      );
+      store.insertCallback(row('m3'));
+      await new Promise((r) => setImmediate(r));
+      const other = open();
+      assert.deepEqual(
+        ['m1', 'm2', 'm3'].map((id) => other.get(id)?.desiredTime ?? null),
+        [T0, slot2, null],
+      );
+      assert.deepEqual(
+        [...other.bookedCounts('sales', T0, slot2 + 1)],
+        [
+          [T0, 1],
+          [slot2, 1],
+        ],
+      );
+    });
+
+    it('rolls the whole tick back, and tells everyone waiting, when a write fails part-way', async () => {
+      const store = open();
+      const heard: string[] = [];
+      store.insertCallback(row('p1'), { slotStart: T0, limit: 5 });
+      store.afterCommit((err) => heard.push(err ? 'p1 lost' : 'p1 committed'));
+      // The same id again gets past every check and fails inside SQLite, after its seat.
+      assert.throws(() => store.insertCallback(row('p1'), { slotStart: T0, limit: 5 }));
+      assert.deepEqual(heard, ['p1 lost']);
+      assert.equal(store.get('p1'), undefined);
+      assert.equal(store.bookedCounts('sales', T0, T0 + 1).size, 0);
+      // The next write starts a new tick of its own and commits.
+      store.insertCallback(row('p2'));
+      store.afterCommit((err) => heard.push(err ? 'p2 lost' : 'p2 committed'));
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(heard, ['p1 lost', 'p2 committed']);
+      assert.equal(open().get('p2')?.id, 'p2');
+    });
+
     it('commits every write by itself when batching is off', () => {
       const store = openSqliteStore({ dir, file: 'unbatched.db', batch: false });
       opened.push(store);

@@ -264,6 +264,64 @@ describe('ARI adapter (fake asterisk)', function () {
     assert.equal(w.fake.bridges.size, 0, 'the emptied bridge is removed');
   });
 
+  it("creates the callback's bridge while the agent rings, so that bridging asks Asterisk only to add the calls", async function () {
+    w = await world();
+    await dial('cp-c1', HUMAN);
+    await w.ev.waitFor(of('cp-c1', 'call.answered'), 2000);
+    await w.port.dialAgent({
+      callId: 'cp-a1',
+      callbackId: 'cp',
+      agentId: 'agent1',
+      endpoint: 'PJSIP/agent1',
+      timeoutMs: 1000,
+    });
+    await w.ev.waitFor(of('cp-a1', 'call.answered'), 2000);
+    assert.ok(w.fake.bridges.has('cp-b'), 'made while the agent rang');
+    const before = w.fake.requests.length;
+    await w.port.bridge('cp-b', ['cp-c1', 'cp-a1']);
+    await w.ev.waitFor((e) => e.type === 'bridge.joined' && e.bridgeId === 'cp-b', 1000);
+    const asked = w.fake.requests.slice(before).filter((r) => r.method === 'POST');
+    assert.deepEqual(
+      asked.map((r) => r.path),
+      ['/ari/bridges/cp-b/addChannel'],
+    );
+    assert.deepEqual([...(w.fake.bridges.get('cp-b') ?? [])].sort(), ['cp-a1', 'cp-c1']);
+  });
+
+  it('removes the bridge made ahead when the agent leg ends without being bridged', async function () {
+    w = await world();
+    await w.port.dialAgent({
+      callId: 'cn-a1',
+      callbackId: 'cn',
+      agentId: 'agent-noanswer',
+      endpoint: 'PJSIP/agent-noanswer',
+      timeoutMs: 500,
+    });
+    await sleep(100);
+    assert.ok(w.fake.bridges.has('cn-b'), 'made while the agent rang');
+    await w.ev.waitFor(of('cn-a1', 'call.failed'), 3000);
+    await sleep(50);
+    assert.equal(w.fake.bridges.has('cn-b'), false);
+  });
+
+  it('makes the bridge again when the one made ahead was removed before the agent was bridged', async function () {
+    w = await world();
+    await dial('cr-c1', HUMAN);
+    await w.ev.waitFor(of('cr-c1', 'call.answered'), 2000);
+    await w.port.dialAgent({
+      callId: 'cr-a1',
+      callbackId: 'cr',
+      agentId: 'agent1',
+      endpoint: 'PJSIP/agent1',
+      timeoutMs: 1000,
+    });
+    await w.ev.waitFor(of('cr-a1', 'call.answered'), 2000);
+    w.fake.bridges.delete('cr-b'); // as if removed with an earlier agent leg a moment ago
+    await w.port.bridge('cr-b', ['cr-c1', 'cr-a1']);
+    await w.ev.waitFor((e) => e.type === 'bridge.joined' && e.bridgeId === 'cr-b', 1000);
+    assert.deepEqual([...(w.fake.bridges.get('cr-b') ?? [])].sort(), ['cr-a1', 'cr-c1']);
+  });
+
   it('refuses to bridge a call that is still ringing', async function () {
     w = await world();
     await dial('c-ring', ABSENT);

@@ -1,0 +1,90 @@
+// The scratch store (what-if simulations): in memory, no file, yet the same store: writes,
+// status changes, options shared between reads, rolled-back writes and seats.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DEFAULT_OPTIONS } from '../../src/domain/options';
+import { GMS_STATE_OF, type SessionState } from '../../src/domain/session-types';
+import { openSqliteStore } from '../../src/store/sqlite-store';
+import { type CallbackRow, SlotFullError } from '../../src/store/store';
+
+const T0 = Date.UTC(2026, 5, 1, 9, 0, 0);
+
+function row(id: string): CallbackRow {
+  const state: SessionState = {
+    id,
+    service: 'sales',
+    phase: 'waiting-start',
+    gms: GMS_STATE_OF['waiting-start'],
+    options: { ...DEFAULT_OPTIONS, _target: 'support' },
+    customerNumber: '+15551230000',
+    createdAt: T0,
+    timers: {},
+    dialAttempts: 0,
+    confirmAttempts: 0,
+    agentAttempts: 0,
+  };
+  return {
+    id,
+    service: 'sales',
+    state,
+    userData: {},
+    gms: state.gms,
+    reason: null,
+    customerNumber: state.customerNumber,
+    desiredTime: null,
+    slotStart: null,
+    target: 'support',
+    createdAt: T0,
+    updatedAt: T0,
+    nextWakeAt: null,
+  };
+}
+
+describe('scratch SQLite store', () => {
+  it('keeps rows in memory without touching the file it is given', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dialback-scratch-'));
+    const store = openSqliteStore({ dir, file: 'never.db', scratch: true, batch: false });
+    try {
+      store.insertCallback(row('cb-1'));
+      const first = store.get('cb-1');
+      assert.ok(first);
+      assert.equal(first.gms, 'SCHEDULED');
+
+      // A state change that keeps the GMS state, then one that changes it.
+      const queued = { ...first.state, phase: 'waiting-agent' as const, gms: 'QUEUED' as const };
+      store.saveSession('cb-1', { ...first.state, dialAttempts: 1 }, null, T0 + 5, T0 + 1);
+      assert.equal(store.get('cb-1')?.gms, 'SCHEDULED');
+      assert.equal(store.get('cb-1')?.state.dialAttempts, 1);
+      assert.equal(store.get('cb-1')?.nextWakeAt, T0 + 5);
+      store.saveSession('cb-1', queued, null, null, T0 + 2);
+      const after = store.get('cb-1');
+      assert.equal(after?.gms, 'QUEUED');
+      assert.equal(after?.nextWakeAt, null);
+      assert.equal(store.countOpen('sales'), 1);
+
+      // Options read back are one shared, frozen object per option set.
+      assert.equal(after?.state.options, store.get('cb-1')?.state.options);
+      assert.ok(Object.isFrozen(after?.state.options));
+      assert.equal(after?.state.options._target, 'support');
+
+      // Seats: a full slot refuses, and the refusal leaves the counts as they were.
+      const slot = { slotStart: T0 + 3_600_000, limit: 1 };
+      store.insertCallback(row('cb-2'), slot);
+      const version = store.seatsVersion();
+      assert.throws(() => store.insertCallback(row('cb-3'), slot), SlotFullError);
+      assert.equal(store.seatsVersion(), version);
+      assert.equal(store.get('cb-3'), undefined);
+      assert.deepEqual(
+        store.bookedCounts('sales', T0, T0 + 86_400_000),
+        new Map([[slot.slotStart, 1]]),
+      );
+      assert.deepEqual(fs.readdirSync(dir), []);
+    } finally {
+      store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
