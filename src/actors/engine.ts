@@ -6,7 +6,7 @@
 // the CallbackEngine facade the HTTP layer uses. Request validation lives here and in the
 // domain; the HTTP layer only parses and maps errors.
 
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomFillSync, randomInt } from 'node:crypto';
 import { dispatch, start, stop, type Ref } from 'nact';
 import { ScopedClock, type Clock } from '../clock';
 import { AgentPool, type AgentConfig } from '../domain/agent-pool';
@@ -90,6 +90,21 @@ export interface EngineDeps {
 /** Grace for a desired time that is a moment in the past (clock skew, slow networks). */
 const PAST_GRACE_MS = 60_000;
 const RESUME_PAGE = 1000;
+/**
+ * Random bytes for callback ids, drawn from the CSPRNG 4 KiB at a time: one call per id cost
+ * more than the rest of the id.
+ */
+const ID_POOL = Buffer.alloc(4096);
+let idPoolAt = ID_POOL.length;
+function idRandom(): Uint8Array {
+  if (idPoolAt + 10 > ID_POOL.length) {
+    randomFillSync(ID_POOL);
+    idPoolAt = 0;
+  }
+  idPoolAt += 10;
+  return ID_POOL.subarray(idPoolAt - 10, idPoolAt);
+}
+
 /** Availability answers kept per service before the memo starts afresh. */
 const AVAILABILITY_MEMO_LIMIT = 128;
 const CALL_ID = DIALBACK_CALL_ID;
@@ -557,7 +572,7 @@ export class Engine implements CallbackEngine {
       throw new DialbackError('CallbackExceptionOutsideOfficeHours', `${s.name} is closed now`);
     }
 
-    const id = `${this.deps.nodeId}-${uuidV7(now, randomBytes(10))}`;
+    const id = `${this.deps.nodeId}-${uuidV7(now, idRandom())}`;
     const userData = this.userData(fields);
     const userOriginated = options._call_direction === 'USERORIGINATED';
     const accessCode =
