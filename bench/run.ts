@@ -105,6 +105,16 @@ async function main(): Promise<void> {
       measured: get('sim-day', 'wallSeconds'),
       met: get('sim-day', 'targets.wallLe60s'),
     },
+    {
+      target: 'lab: 20 concurrent, 0 lost (lost)',
+      measured: get('lab', 'lost'),
+      met: get('lab', 'targets.noneLost'),
+    },
+    {
+      target: 'lab: HUMAN → bridged median ≤ 50 ms',
+      measured: get('lab', 'humanToBridgeMs.median'),
+      met: get('lab', 'targets.humanToBridgeMedianLe50ms'),
+    },
   ].map((r) => ({
     ...r,
     measured: r.measured ?? '–',
