@@ -148,7 +148,11 @@ export class Engine implements CallbackEngine {
     // Every timer the actors arm goes through this clock, so stop() can cancel them all.
     const clock = this.clock;
     this.metrics = deps.metrics ?? createMetrics();
-    for (const s of deps.services) this.services.set(s.name, s);
+    for (const s of deps.services) {
+      // Shared by every callback that overrides no option (see requestOptions).
+      Object.freeze(s.options);
+      this.services.set(s.name, s);
+    }
     this.pool = new AgentPool({
       reservationTimeoutMs: deps.reservationTimeoutMs ?? 10 * 60_000,
       wrapUpMs: deps.wrapUpMs ?? 0,
@@ -653,6 +657,9 @@ export class Engine implements CallbackEngine {
       // Options the service does not let a request change are ignored, as GMS does.
       if (isOptionName(k) && s.options._overwritable_options.includes(k)) overrides[k] = v;
     }
+    // Options are replaced, never edited: a request that changes none shares the service's
+    // object, whose JSON the store then encodes once.
+    if (Object.keys(overrides).length === 0) return s.options;
     const r = applyOptions(s.options, overrides);
     if (!r.ok) throw new DialbackError('CallbackExceptionInvalidField', `${r.key} ${r.message}`);
     return r.options;

@@ -7,7 +7,7 @@
 export function uuidV7(ms: number, random: Uint8Array): string {
   if (random.length < 10) throw new Error('uuidV7 needs 10 random bytes');
   const time = Math.max(0, Math.floor(ms)).toString(16).padStart(12, '0').slice(-12);
-  const hex = Array.from(random.subarray(0, 10), (b) => b.toString(16).padStart(2, '0')).join('');
+  const hex = Buffer.from(random.buffer, random.byteOffset, 10).toString('hex');
   const variant = ((parseInt(hex.slice(3, 4), 16) & 0x3) | 0x8).toString(16);
   return (
     `${time.slice(0, 8)}-${time.slice(8, 12)}-7${hex.slice(0, 3)}-` +
