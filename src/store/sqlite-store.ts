@@ -479,14 +479,19 @@ class SqliteStore implements Store {
     const b = this.batch;
     if (!b) return;
     this.batch = undefined;
+    this.rollBack();
+    this.log.error({ op, err, writes: b.waiting.length }, 'a write failed: the tick rolled back');
+    for (const cb of b.waiting) cb(err);
+  }
+
+  /** Undoes the tick's transaction, whose bookings may have taken or given back seats. */
+  private rollBack(): void {
     this.seats++;
     try {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
     } catch (rollbackError) {
       this.log.error({ err: rollbackError }, 'store rollback failed');
     }
-    this.log.error({ op, err, writes: b.waiting.length }, 'a write failed: the tick rolled back');
-    for (const cb of b.waiting) cb(err);
   }
 
   /** The tick's transaction, begun at its first write and committed on the next turn. */
@@ -518,12 +523,7 @@ class SqliteStore implements Store {
       for (const [id, options] of b.optionSets) this.optionSets.set(id, options);
       this.writeFailed = false;
     } catch (e) {
-      this.seats++; // the tick's bookings were rolled back
-      try {
-        if (this.db.inTransaction) this.db.exec('ROLLBACK');
-      } catch (rollbackError) {
-        this.log.error({ err: rollbackError }, 'store rollback failed');
-      }
+      this.rollBack();
       this.writeFailed = true;
       failure = toUnavailable(e, 'commit') ?? (e instanceof Error ? e : new Error(String(e)));
       this.log.error({ err: e, writes: b.waiting.length }, 'store commit failed');
