@@ -22,6 +22,7 @@ import {
   startE2eService,
   verdictToBridgeMs,
   type E2eService,
+  resetLab,
 } from './e2e-helpers';
 import { numberOf, requireLab, type LabState } from './lab-state';
 import { TcpCutProxy } from './tcp-cut-proxy';
@@ -162,18 +163,8 @@ describe('the ARI connection cut mid-call, through a loopback proxy, with the la
 
   afterEach(async function () {
     for (const w of watches.splice(0)) await w.stop();
-    for (const id of created) {
-      const v = await gms.find(id).catch(() => undefined);
-      if (v && v._callback_state !== 'COMPLETED')
-        await gms.cancel(String(v._service_name), id).catch(() => undefined);
-    }
-    await ari.cleanup(created).catch((err: unknown) => console.warn('lab clean-up:', String(err)));
-    for (const a of await gms.agents())
-      if (a.state === 'not-ready' || a.state === 'signed-out') {
-        if (a.state === 'signed-out') await gms.agent(a.id, 'sign-in');
-        await gms.agent(a.id, 'ready');
-      }
-    await sleep(500);
+    // Whatever a failed test left: open callbacks, their calls, agents not ready.
+    await resetLab(gms, ari, created);
   });
 
   after(async function () {

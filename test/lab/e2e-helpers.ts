@@ -573,11 +573,18 @@ export class AriRest {
 
 // ---- the phones ---------------------------------------------------------------------------------
 
-/** A baresip ctrl_tcp command (netstring-framed JSON); resolves with the phone's answer. */
-export function phoneCommand(ctrlPort: number, command: string): Promise<Record<string, unknown>> {
+/**
+ * A baresip ctrl_tcp command (netstring-framed JSON), e.g. `hangup`, or `dial` with the URI as
+ * `params`; resolves with the phone's answer.
+ */
+export function phoneCommand(
+  ctrlPort: number,
+  command: string,
+  params = '',
+): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(ctrlPort, '127.0.0.1');
-    const json = JSON.stringify({ command, params: '', token: `e2e-${Date.now()}` });
+    const json = JSON.stringify({ command, params, token: `e2e-${Date.now()}` });
     let buf = '';
     const timer = setTimeout(() => {
       socket.destroy();
@@ -675,3 +682,28 @@ export function run(
 }
 
 export const REPO_ROOT = REPO;
+
+/**
+ * After a lab test, whatever it left: cancels its callbacks still open, hangs up their calls in
+ * Asterisk, and makes every agent ready again; then lets the phones settle (baresip carries one
+ * call at a time). Clean-up failures are reported, not thrown.
+ */
+export async function resetLab(
+  gms: GmsClient,
+  ari: AriRest,
+  created: Iterable<string>,
+): Promise<void> {
+  const warn = (err: unknown) => console.warn('lab clean-up:', String(err));
+  for (const id of created) {
+    const v = await gms.find(id).catch(warn);
+    if (v && v._callback_state !== 'COMPLETED')
+      await gms.cancel(String(v._service_name), id).catch(warn);
+  }
+  await ari.cleanup(created).catch(warn);
+  for (const a of await gms.agents())
+    if (a.state === 'not-ready' || a.state === 'signed-out') {
+      if (a.state === 'signed-out') await gms.agent(a.id, 'sign-in');
+      await gms.agent(a.id, 'ready');
+    }
+  await sleep(500);
+}

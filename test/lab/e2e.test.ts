@@ -22,6 +22,7 @@ import {
   soxStat,
   startE2eService,
   type E2eService,
+  resetLab,
 } from './e2e-helpers';
 import { numberOf, requireLab, type LabState } from './lab-state';
 
@@ -109,24 +110,8 @@ describe('dialback end to end over HTTP, with the lab Asterisk', function () {
 
   afterEach(async function () {
     for (const w of watches.splice(0)) await w.stop();
-    // Whatever a failed test left: cancel open callbacks, hang up their calls, ready the agents.
-    for (const id of created) {
-      const v = await gms
-        .find(id)
-        .catch((err: unknown) => console.warn('lab clean-up:', String(err)));
-      if (v && v._callback_state !== 'COMPLETED')
-        await gms
-          .cancel(String(v._service_name), id)
-          .catch((err: unknown) => console.warn('lab clean-up:', String(err)));
-    }
-    await ari.cleanup(created).catch((err: unknown) => console.warn('lab clean-up:', String(err)));
-    for (const a of await gms.agents())
-      if (a.state === 'not-ready' || a.state === 'signed-out') {
-        if (a.state === 'signed-out') await gms.agent(a.id, 'sign-in');
-        await gms.agent(a.id, 'ready');
-      }
-    // baresip carries one call at a time: let the phones settle.
-    await sleep(500);
+    // Whatever a failed test left: open callbacks, their calls, agents not ready.
+    await resetLab(gms, ari, created);
   });
 
   after(async function () {

@@ -6,7 +6,6 @@
 // Run: npx mocha --no-config -r tsx/cjs --extension ts --timeout 180000 --exit test/lab/inbound.test.ts
 
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import {
   AriObserver,
   AriRest,
@@ -40,41 +39,6 @@ function inboundConfig(raw: Record<string, unknown>): Record<string, unknown> {
       },
     },
   };
-}
-
-/** A baresip ctrl_tcp command with parameters (phoneCommand sends none). */
-function phoneDial(ctrlPort: number, uri: string): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(ctrlPort, '127.0.0.1');
-    const json = JSON.stringify({ command: 'dial', params: uri, token: `inb-${Date.now()}` });
-    let buf = '';
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`phone on ${ctrlPort}: no answer to dial`));
-    }, 3000);
-    socket.on('connect', () => socket.write(`${Buffer.byteLength(json)}:${json},`));
-    socket.on('data', (d) => {
-      buf += d.toString();
-      for (;;) {
-        const colon = buf.indexOf(':');
-        if (colon < 0) return;
-        const len = Number(buf.slice(0, colon));
-        if (buf.length < colon + 1 + len + 1) return;
-        const msg = JSON.parse(buf.slice(colon + 1, colon + 1 + len)) as Record<string, unknown>;
-        buf = buf.slice(colon + 1 + len + 1);
-        if (msg.response === true) {
-          clearTimeout(timer);
-          socket.end();
-          resolve(msg);
-          return;
-        }
-      }
-    });
-    socket.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
 }
 
 describe('lab: User Originated calls and calls left by a dead process', function () {
@@ -146,7 +110,7 @@ describe('lab: User Originated calls and calls left by a dead process', function
     watches.push(w);
     await w.waitState('QUEUED', 10_000);
 
-    await phoneDial(ctrlPortOf('customer-human'), `sip:${code}@127.0.0.1:5060`);
+    await phoneCommand(ctrlPortOf('customer-human'), 'dial', `sip:${code}@127.0.0.1:5060`);
     const callId = await callerIn(code, 10_000);
     await w.waitState('PROCESSING', 40_000);
     const bridge = await ari.request('GET', `/bridges/${id}-b`);
@@ -171,7 +135,7 @@ describe('lab: User Originated calls and calls left by a dead process', function
   it('hangs up a caller whose code matches no callback', async function () {
     await start();
     const mark = observer.events.length;
-    await phoneDial(ctrlPortOf('customer-human'), 'sip:999999@127.0.0.1:5060');
+    await phoneCommand(ctrlPortOf('customer-human'), 'dial', 'sip:999999@127.0.0.1:5060');
     const callId = await callerIn('999999', 10_000).catch(() => undefined);
     // Hung up at once: it may be gone before it could be seen in the application.
     if (callId) await observer.waitDestroyed(callId, 10_000);
