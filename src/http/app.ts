@@ -42,15 +42,26 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installErrorHandlers(app, deps.logger);
   await registerBodyParsers(app, { bodyLimit });
 
-  const checkKey = createApiKeyCheck(deps.apiKeys ?? []);
-  app.addHook('onRequest', async (req) => checkKey(req));
+  // Hooks in fastify's callback form: an async hook costs a promise per request on every route.
+  if ((deps.apiKeys ?? []).length > 0) {
+    const checkKey = createApiKeyCheck(deps.apiKeys ?? []);
+    app.addHook('onRequest', (req, _reply, done) => {
+      try {
+        checkKey(req);
+      } catch (e) {
+        done(e as Error);
+        return;
+      }
+      done();
+    });
+  }
   // GMS answers every API call uncacheable; browsers' jQuery clients rely on it.
-  app.addHook('onSend', async (req, reply, payload) => {
+  app.addHook('onSend', (req, reply, payload, done) => {
     if (!req.url.startsWith('/docs')) {
       reply.header('cache-control', 'no-cache, no-store');
       reply.header('pragma', 'no-cache');
     }
-    return payload;
+    done(null, payload);
   });
 
   await app.register(swagger, {

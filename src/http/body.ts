@@ -34,12 +34,21 @@ export async function registerBodyParsers(
     },
   });
 
-  app.addHook('preValidation', async (req) => {
-    if (req.isMultipart()) req.body = await readMultipartFields(req, opts.bodyLimit);
-    // A body-less POST (the seed's `/connect` may come without one) is an empty field map.
-    else if (req.body === undefined && req.method !== 'GET' && req.method !== 'HEAD') {
-      req.body = {};
+  // Callback form: only a multipart body needs to wait, and a promise per request is not free.
+  app.addHook('preValidation', (req, _reply, done) => {
+    if (req.isMultipart()) {
+      readMultipartFields(req, opts.bodyLimit).then(
+        (fields) => {
+          req.body = fields;
+          done();
+        },
+        (e: unknown) => done(e instanceof Error ? e : new Error(String(e))),
+      );
+      return;
     }
+    // A body-less POST (the seed's `/connect` may come without one) is an empty field map.
+    if (req.body === undefined && req.method !== 'GET' && req.method !== 'HEAD') req.body = {};
+    done();
   });
 }
 
