@@ -64,11 +64,16 @@ export function validateNumber(raw: string, opts: NumberPolicy): NumberCheck {
         ? `${text} cannot be read as an international (E.164) number`
         : `${text} has no country code and no default country is configured`,
     );
+  // With the full metadata a number is valid exactly when it has a type, so the type is
+  // worked out once (isValid would match every type's pattern again); isValid only confirms
+  // a rejection.
+  const type = opts.disallowImpossible || opts.disallowPremium ? parsed.getType() : undefined;
   if (opts.disallowImpossible) {
     if (!parsed.isPossible()) return reject('impossible', `${text} is not a possible phone number`);
-    if (!parsed.isValid()) return reject('impossible', `${text} is not a valid phone number`);
+    if (type === undefined && !parsed.isValid())
+      return reject('impossible', `${text} is not a valid phone number`);
   }
-  if (opts.disallowPremium && parsed.getType() === 'PREMIUM_RATE')
+  if (opts.disallowPremium && type === 'PREMIUM_RATE')
     return reject('premium', `${text} is a premium-rate number`);
   return { ok: true, number: parsed.number as DialableNumber, kind: 'e164' };
 }

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { validateNumber, type NumberPolicy } from '../../src/domain/phone';
 
 const strict: NumberPolicy = {
@@ -160,6 +162,25 @@ describe('phone numbers', () => {
       const r = ok('2015550123', withExt);
       assert.equal(r.kind, 'e164');
       assert.equal(r.number, '+12015550123');
+    });
+  });
+
+  describe('agreement with libphonenumber', () => {
+    it('accepts exactly the possible, valid, non-premium numbers, over random digits', () => {
+      const codes = ['1', '33', '44', '49', '61', '81', '91', '352', '7', '55'];
+      fc.assert(
+        fc.property(fc.constantFrom(...codes), fc.stringMatching(/^[0-9]{4,13}$/), (cc, digits) => {
+          const raw = `+${cc}${digits}`;
+          const parsed = parsePhoneNumberFromString(raw);
+          const expected =
+            parsed !== undefined &&
+            parsed.isPossible() &&
+            parsed.isValid() &&
+            parsed.getType() !== 'PREMIUM_RATE';
+          assert.equal(validateNumber(raw, strict).ok, expected, raw);
+        }),
+        { numRuns: 3000 },
+      );
     });
   });
 });
