@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import Database from 'better-sqlite3';
 import { DEFAULT_OPTIONS } from '../../src/domain/options';
 import {
   type CallbackReason,
@@ -16,7 +17,7 @@ import {
 import { pendingMigrations, SCHEMA_VERSION } from '../../src/store/migrations';
 import { silentLogger } from '../../src/logger';
 import { startCheckpointer } from '../../src/store/checkpointer';
-import { openSqliteStore } from '../../src/store/sqlite-store';
+import { compileCondition, openSqliteStore } from '../../src/store/sqlite-store';
 import {
   type CallbackRow,
   SlotFullError,
@@ -114,6 +115,38 @@ describe('SQLite store', () => {
     it('refuses a database written by a newer schema', () => {
       assert.deepEqual(pendingMigrations(SCHEMA_VERSION), []);
       assert.throws(() => pendingMigrations(SCHEMA_VERSION + 1), /newer than this dialback/);
+    });
+
+    it('finds a desired time through the window index, having dropped its own index', () => {
+      const store = openSqliteStore({ dir });
+      store.close();
+      const db = new Database(path.join(dir, 'dialback.db'), { readonly: true });
+      try {
+        const indexes = (
+          db.prepare("SELECT name FROM sqlite_master WHERE type = 'index'").all() as Array<{
+            name: string;
+          }>
+        ).map((r) => r.name);
+        assert.ok(indexes.includes('callbacks_window'));
+        assert.ok(!indexes.includes('callbacks_desired_time'));
+        const params: unknown[] = [];
+        const cond = compileCondition(
+          { key: '_desired_time', value: '2026-06-01T10:00:00.000Z', negate: false },
+          params,
+        );
+        const plan = (
+          db
+            .prepare(`EXPLAIN QUERY PLAN SELECT c.id FROM callbacks c WHERE ${cond}`)
+            .all(...params) as Array<{ detail: string }>
+        ).map((r) => r.detail);
+        assert.deepEqual(params, [Date.parse('2026-06-01T10:00:00.000Z'), params[0]]);
+        assert.ok(
+          plan.some((d) => /USING INDEX callbacks_window/.test(d)),
+          plan.join('; '),
+        );
+      } finally {
+        db.close();
+      }
     });
 
     it('works in memory', () => {
@@ -692,7 +725,7 @@ describe('SQLite store', () => {
         'not visible to another connection before the commit',
       );
       assert.equal(first.get('t1')?.id, 't1', 'visible to its own connection at once');
-      await new Promise((r) => setImmediate(r));
+      await new Promise<void>((r) => first.afterCommit(() => r()));
       assert.deepEqual(order, ['committed']);
       assert.equal(other.get('t2')?.id, 't2');
       let immediate = false;
@@ -708,7 +741,7 @@ describe('SQLite store', () => {
         SlotFullError,
       );
       store.insertCallback(row('k3'));
-      await new Promise((r) => setImmediate(r));
+      await new Promise<void>((r) => store.afterCommit(() => r()));
       const other = open();
       assert.deepEqual(
         ['k1', 'k2', 'k3'].map((id) => other.get(id)?.id),
@@ -727,7 +760,7 @@ describe('SQLite store', () => {
         SlotFullError,
       );
       store.insertCallback(row('m3'));
-      await new Promise((r) => setImmediate(r));
+      await new Promise<void>((r) => store.afterCommit(() => r()));
       const other = open();
       assert.deepEqual(
         ['m1', 'm2', 'm3'].map((id) => other.get(id)?.desiredTime ?? null),
@@ -754,10 +787,81 @@ describe('SQLite store', () => {
       assert.equal(store.bookedCounts('sales', T0, T0 + 1).size, 0);
       // The next write starts a new tick of its own and commits.
       store.insertCallback(row('p2'));
-      store.afterCommit((err) => heard.push(err ? 'p2 lost' : 'p2 committed'));
-      await new Promise((r) => setImmediate(r));
+      await new Promise<void>((resolve) =>
+        store.afterCommit((err) => {
+          heard.push(err ? 'p2 lost' : 'p2 committed');
+          resolve();
+        }),
+      );
       assert.deepEqual(heard, ['p1 lost', 'p2 committed']);
       assert.equal(open().get('p2')?.id, 'p2');
+    });
+
+    it('gathers writes into one commit while each turn of the loop brings more', async () => {
+      const store = openSqliteStore({ dir, file: 'gather.db', gatherMs: 1000 });
+      opened.push(store);
+      const heard: string[] = [];
+      const committed = (id: string): Promise<void> =>
+        new Promise((resolve) =>
+          store.afterCommit((err) => {
+            heard.push(`${id} ${err ? 'lost' : 'committed'}`);
+            resolve();
+          }),
+        );
+      const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+      store.insertCallback(row('g1'));
+      const first = committed('g1');
+      await nextTurn();
+      store.insertCallback(row('g2'));
+      const second = committed('g2');
+      await Promise.all([first, second]);
+      // g1 waited for g2, written a turn later, and both were told by the same commit.
+      assert.deepEqual(heard, ['g1 committed', 'g2 committed']);
+      const other = open('gather.db');
+      assert.deepEqual(
+        ['g1', 'g2'].map((id) => other.get(id)?.id),
+        ['g1', 'g2'],
+      );
+
+      // A turn without a write ends the gathering, long before gatherMs.
+      const started = performance.now();
+      store.insertCallback(row('g3'));
+      await committed('g3');
+      assert.ok(performance.now() - started < 500);
+    });
+
+    it('commits after one turn when gathering is off, and by gatherMs under a steady stream', async () => {
+      const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+      const off = openSqliteStore({ dir, file: 'nogather.db', gatherMs: 0 });
+      opened.push(off);
+      let done = false;
+      off.insertCallback(row('n1'));
+      off.afterCommit(() => (done = true));
+      await nextTurn();
+      assert.equal(done, true);
+
+      const capped = openSqliteStore({ dir, file: 'capped.db', gatherMs: 20 });
+      opened.push(capped);
+      let commits = 0;
+      let writes = 0;
+      let counted = false;
+      // One commit tells all its waiters in one synchronous run: count those runs.
+      const onCommit = (): void => {
+        if (counted) return;
+        counted = true;
+        commits++;
+        queueMicrotask(() => (counted = false));
+      };
+      const started = performance.now();
+      // A write on every turn for 200 ms: gathering alone would never end.
+      while (performance.now() - started < 200) {
+        capped.insertCallback(row(`c${writes++}`));
+        capped.afterCommit(onCommit);
+        await nextTurn();
+      }
+      await new Promise<void>((resolve) => capped.afterCommit(() => resolve()));
+      assert.ok(commits >= 5, `${commits} commits for ${writes} writes over 200 ms`);
+      assert.ok(commits < writes / 2, `${commits} commits for ${writes} writes`);
     });
 
     it('commits every write by itself when batching is off', () => {
