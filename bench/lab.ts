@@ -1,11 +1,14 @@
 // The lab benchmark: N concurrent callbacks (20 by default) end to end through the real
 // Asterisk of `npm run lab:up`. The real service runs in-process (SQLite, engine, HTTP on
 // loopback, ARI application `dialback-lab`); N human customers (`lab-customer-*`, one baresip
-// each) are booked at the same moment on a Not Delayed service, dialled, judged HUMAN by AMD,
-// given an agent (`lab-agent-*`), bridged, and completed when the agent hangs up after --talk ms.
-// Reports lost bookings, double dials and the engine's time from the HUMAN verdict to both legs
-// in the bridge (Asterisk's clock, as test/lab/e2e measures it; target median ≤ 50 ms).
-//   npx tsx bench/lab.ts [--calls 20] [--agents 20] [--talk 3000]
+// each) are booked evenly over --spread ms on a Not Delayed service, dialled, judged HUMAN by
+// AMD, given an agent (`lab-agent-*`), bridged, and completed when the agent hangs up after
+// --talk ms. With the defaults every call is still up when the last one is bridged (the run
+// reports the peak of calls up and of bridges at once); --spread 0 books all of them in the same
+// millisecond, so that 20 AMD verdicts land together. Reports lost bookings, double dials and
+// the engine's time from the HUMAN verdict to both legs in the bridge (Asterisk's clock, as
+// test/lab/e2e measures it; target median ≤ 50 ms).
+//   npx tsx bench/lab.ts [--calls 20] [--agents 20] [--talk 5000] [--spread 2000]
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -111,6 +114,20 @@ function sampleCpu(g: ProcGroups): Record<keyof ProcGroups, number> & { at: numb
 
 // ---- the run --------------------------------------------------------------------------------------
 
+/** Peak number of the run's customer legs alive at once, from creation to destruction. */
+function peakCalls(observer: AriObserver, ids: Set<string>): number {
+  let now = 0;
+  let peak = 0;
+  for (const e of observer.events) {
+    const c = e.channel?.id;
+    if (!c || !/-c\d+$/.test(c) || !ids.has(c.replace(/-c\d+$/, ''))) continue;
+    if (e.type === 'ChannelCreated') now++;
+    else if (e.type === 'ChannelDestroyed') now--;
+    peak = Math.max(peak, now);
+  }
+  return peak;
+}
+
 /** Peak number of the run's bridges holding two channels at once (from the observer's events). */
 function peakBridged(observer: AriObserver, ids: Set<string>): number {
   const members = new Map<string, number>();
@@ -134,7 +151,8 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
   const f = flags(argv);
   const calls = numFlag(f, 'calls', 20);
   const agentCount = numFlag(f, 'agents', 20);
-  const talkMs = numFlag(f, 'talk', 3000);
+  const talkMs = numFlag(f, 'talk', 5000);
+  const spreadMs = numFlag(f, 'spread', 2000);
   const lab = await requireLab();
   const customers = labPhones(lab, 'lab-customer-').slice(0, calls);
   const agents = labPhones(lab, 'lab-agent-').slice(0, agentCount);
@@ -158,10 +176,13 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
     const cpu0 = sampleCpu(procs);
     const m0 = machineTicks();
 
-    // All bookings at the same moment.
+    // Bookings evenly spread over --spread ms (0: all at the same moment).
     const t0 = Date.now();
     const created = await Promise.allSettled(
-      customers.map((c) => gms.create(LAB_SERVICE, { _customer_number: numberOf(lab, c) })),
+      customers.map(async (c, i) => {
+        await sleep(t0 + (spreadMs * i) / customers.length - Date.now());
+        return gms.create(LAB_SERVICE, { _customer_number: numberOf(lab, c) });
+      }),
     );
     const bookMs = Date.now() - t0;
     const outcomes: Outcome[] = [];
@@ -289,8 +310,9 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
       machineBusyPct: round((100 * (m1.busy - m0.busy)) / Math.max(1, m1.total - m0.total), 1),
       baresipProcesses: procs.baresip.length,
     };
+    const peak = peakCalls(observer, ids);
     const result = {
-      settings: { calls, agents: agentCount, talkMs, service: LAB_SERVICE },
+      settings: { calls, agents: agentCount, talkMs, spreadMs, service: LAB_SERVICE },
       bookings: ids.size,
       refused: refused.length,
       bookAllMs: bookMs,
@@ -301,6 +323,7 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
       customerDials,
       agentDials,
       agentsUsed,
+      peakCalls: peak,
       peakBridged: peakBridged(observer, ids),
       humanToBridgeMs: {
         n: h2b.length,
@@ -328,6 +351,7 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
       rss,
       errors: [...refused, ...outcomes.filter((o) => o.error).map((o) => `${o.id}: ${o.error}`)],
       targets: {
+        allCallsUpAtOnce: peak === calls,
         noneLost: ids.size === calls && final.length === ids.size,
         allConnected: connected === calls,
         noDoubleDials: doubleDials === 0,
@@ -342,6 +366,8 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
         AGENT_CONNECTED: connected,
         lost: result.lost,
         'double dials': doubleDials,
+        'spread ms': spreadMs,
+        'peak calls': result.peakCalls,
         'peak bridged': result.peakBridged,
         'HUMAN→bridge p50 ms': result.humanToBridgeMs.median,
         'p95 ms': result.humanToBridgeMs.p95,
@@ -371,7 +397,8 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
       })),
     );
     for (const e of result.errors) process.stdout.write(`error: ${e}\n`);
-    const file = writeResult('lab', result);
+    // The same-millisecond burst is a stress run of its own, kept beside the default one.
+    const file = writeResult(spreadMs === 0 ? 'lab-burst' : 'lab', result);
     process.stdout.write(`written ${path.relative(ROOT, file)}\n`);
     return result;
   } finally {
