@@ -89,7 +89,13 @@ export async function startService(
   });
   const telephony = makeTelephony(cfg, clock, logger);
   await telephony.start();
-  const metrics = createMetrics({ defaultMetrics: true, countByState: () => store.countByState() });
+  // The metrics come before the engine, which reads them: the gauge finds it here.
+  const made: { engine?: Engine } = {};
+  const metrics = createMetrics({
+    defaultMetrics: true,
+    countByState: () => store.countByState(),
+    liveSessions: () => made.engine?.liveSessions() ?? 0,
+  });
   const engine = await createEngine({
     clock,
     store,
@@ -110,6 +116,7 @@ export async function startService(
       ? { defaultHandleMs: cfg.engine.default_handle_ms }
       : {}),
   });
+  made.engine = engine;
   const ami = cfg.telephony.ami
     ? startAmiSources(
         {

@@ -9,6 +9,7 @@ export interface EngineMetrics {
   outcomes: Counter<'service' | 'reason'>;
   callbacks: Gauge<'service' | 'state'>;
   ewtSeconds: Gauge<'target'>;
+  sessionsLive: Gauge;
   wakeLatenessSeconds: Histogram;
   dials: Counter<'kind'>;
 }
@@ -17,10 +18,13 @@ export interface MetricsOptions {
   defaultMetrics?: boolean;
   /** Read at each scrape: callbacks per service and GMS state. */
   countByState?: () => Array<{ service: string; gms: string; n: number }>;
+  /** Read at each scrape: session actors in memory (the engine is made after its metrics). */
+  liveSessions?: () => number;
 }
 
 export function createMetrics(opts: MetricsOptions = {}): EngineMetrics {
   const countByState = opts.countByState;
+  const liveSessions = opts.liveSessions;
   const registry = new Registry();
   if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'dialback_' });
   return {
@@ -59,6 +63,14 @@ export function createMetrics(opts: MetricsOptions = {}): EngineMetrics {
       help: 'Estimated wait time per target',
       labelNames: ['target'],
       registers: [registry],
+    }),
+    sessionsLive: new Gauge({
+      name: 'dialback_sessions_live',
+      help: 'Session actors in memory (a booking that sleeps past the idle time has none)',
+      registers: [registry],
+      collect() {
+        if (liveSessions) this.set(liveSessions());
+      },
     }),
     wakeLatenessSeconds: new Histogram({
       name: 'dialback_wakeup_lateness_seconds',

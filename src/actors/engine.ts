@@ -991,6 +991,11 @@ export class Engine implements CallbackEngine {
   health(): EngineHealth {
     return { store: this.deps.store.isHealthy(), telephony: this.deps.telephony.isReady() };
   }
+
+  /** Session actors in memory: bookings that sleep past the idle time have none. */
+  liveSessions(): number {
+    return this.live.size;
+  }
 }
 
 /** Six digits a caller keys in to be matched to their callback. */

@@ -51,7 +51,12 @@ describe('engine scenarios on the simulator', function () {
     const desired = START + 2 * 3600_000;
     const id = await h.create({ _desired_time: iso(desired) });
     assert.equal(h.state(id), 'SCHEDULED');
+    assert.equal(h.engine.liveSessions(), 0, 'a booking due after the idle time has no actor');
+    const soon = await h.create({ _desired_time: iso(START + 10 * 60_000) });
+    assert.equal(h.engine.liveSessions(), 1, 'one due within the idle time has one');
+    await h.engine.cancel('svc', soon);
     await h.until(() => h.customerDials(id).length > 0, 'the first dial', 3 * 3600_000);
+    assert.equal(h.engine.liveSessions(), 1, 'the booking woke into a session when due');
     const dialledAt = h.telephony.calls().find((c) => c.callId === `${id}-c1`)!.dialledAt;
     assert.ok(dialledAt <= desired, 'dialled no later than the desired time');
     assert.ok(dialledAt >= desired - 180_000, 'never earlier than the threshold before it');

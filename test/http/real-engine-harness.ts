@@ -62,7 +62,10 @@ export class RealHarness {
       simulatorOptionsFromConfig(sim, this.config.agents, { clock: this.clock }),
     );
     const store = this.store;
-    this.metrics = createMetrics({ countByState: () => store.countByState() });
+    this.metrics = createMetrics({
+      countByState: () => store.countByState(),
+      liveSessions: () => this.engine.liveSessions(),
+    });
     this.engine = new Engine({
       clock: this.clock,
       store: this.store,

@@ -578,6 +578,8 @@ describe('GMS routes over the real engine', function () {
         metrics.body,
         /dialback_callbacks\{service="user-scheduled",state="SCHEDULED"\} 1/,
       );
+      // An hour ahead is within the harness's idle time: the booking has a live session.
+      assert.match(metrics.body, /dialback_sessions_live 1\n/);
     });
   });
 });
