@@ -42,7 +42,7 @@ import type {
 import { DialbackError, assertNever } from '../errors';
 import type { Logger } from '../logger';
 import { createMetrics, type EngineMetrics } from '../metrics';
-import { SlotFullError, type CallbackRow, type Store } from '../store/store';
+import { SlotFullError, type CallbackRow, type SessionHoldings, type Store } from '../store/store';
 import {
   DIALBACK_CALL_ID,
   type LiveCall,
@@ -180,8 +180,8 @@ export class Engine implements CallbackEngine {
       lost: (callbackId, agentId) =>
         this.route(callbackId, { type: 'event', event: { type: 'agent.lost', agentId } }),
       stillHolds: (callbackId, agentId) => {
-        const row = store.get(callbackId);
-        return !!row && row.gms !== 'COMPLETED' && row.state.agentId === agentId;
+        const held = store.holdings(callbackId);
+        return !!held && held.gms !== 'COMPLETED' && held.agentId === agentId;
       },
       ewt: this.ewt,
       reconcileEveryMs: deps.reconcileEveryMs ?? 30_000,
@@ -269,7 +269,7 @@ export class Engine implements CallbackEngine {
       dispatch(live, msg);
       return;
     }
-    const svc = service ?? this.deps.store.get(id)?.service;
+    const svc = service ?? this.deps.store.serviceOf(id);
     const sup = svc ? this.supervisors.get(svc) : undefined;
     if (!sup) {
       this.deps.logger.warn(
@@ -419,16 +419,15 @@ export class Engine implements CallbackEngine {
 
   /** Whether callback `owner` still uses `callId` (or may: a call of another node is not ours). */
   private ownsCall(owner: string, callId: string, inbound: boolean): boolean {
-    let row: CallbackRow | undefined;
+    let s: SessionHoldings | undefined;
     try {
-      row = this.deps.store.get(owner);
+      s = this.deps.store.holdings(owner);
     } catch (err) {
       // Cannot tell: never hang up what may be in use (the next sweep looks again).
       this.deps.logger.warn({ err, callId }, 'could not read the owner of a call');
       return true;
     }
-    if (!row) return !owner.startsWith(`${this.deps.nodeId}-`);
-    const s = row.state;
+    if (!s) return !owner.startsWith(`${this.deps.nodeId}-`);
     if (s.phase === 'completed') return false;
     if (s.customerCallId === callId || s.agentCallId === callId) return true;
     // Matched a moment ago: the session has not taken the call yet.
