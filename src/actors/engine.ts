@@ -124,6 +124,11 @@ export class Engine implements CallbackEngine {
     ServiceDefinition,
     Map<string, AvailabilityResult>
   >();
+  /** Recent alternatives offered with a refusal, per service (see alternatives). */
+  private readonly alternativesMemo = new WeakMap<
+    ServiceDefinition,
+    Map<string, Record<string, number>>
+  >();
   private readonly supervisors = new Map<string, Ref<SupervisorMsg>>();
   /** Live session actors by callback id: messages go straight to them (see route). */
   private readonly live = new Map<string, Ref<SessionMsg>>();
@@ -731,12 +736,29 @@ export class Engine implements CallbackEngine {
   }
 
   private alternatives(s: ServiceDefinition, desired: number): Record<string, number> {
+    const now = this.deps.clock.now();
+    const win = availabilityWindow({ timestamp: desired }, s.officeHours, now);
+    if (!win.ok) return {};
+    // A busy day refuses bookings in runs, each asking for the same window: the answer is
+    // reused until a seat changes or the clock enters another minute (as in availability).
+    const key = [
+      win.from,
+      win.to,
+      now % 60_000 === 0 ? `=${now}` : Math.floor(now / 60_000),
+      this.deps.store.seatsVersion(),
+    ].join('|');
+    let memo = this.alternativesMemo.get(s);
+    const hit = memo?.get(key);
+    if (hit) return { ...hit };
     const out: Record<string, number> = {};
-    const win = availabilityWindow({ timestamp: desired }, s.officeHours, this.deps.clock.now());
-    if (!win.ok) return out;
     for (const slot of this.slots(s, win.from, win.to))
       out[new Date(slot.start).toISOString()] = slot.capacity;
-    return out;
+    if (!memo || memo.size >= AVAILABILITY_MEMO_LIMIT) {
+      memo = new Map();
+      this.alternativesMemo.set(s, memo);
+    }
+    memo.set(key, out);
+    return { ...out };
   }
 
   private protect(
