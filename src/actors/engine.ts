@@ -42,7 +42,7 @@ import type {
 import { DialbackError, assertNever } from '../errors';
 import type { Logger } from '../logger';
 import { createMetrics, type EngineMetrics } from '../metrics';
-import { SlotFullError, type CallbackRow, type Store } from '../store/store';
+import { SlotFullError, type CallbackRow, type SessionHoldings, type Store } from '../store/store';
 import {
   DIALBACK_CALL_ID,
   type LiveCall,
@@ -124,6 +124,11 @@ export class Engine implements CallbackEngine {
     ServiceDefinition,
     Map<string, AvailabilityResult>
   >();
+  /** Recent alternatives offered with a refusal, per service (see alternatives). */
+  private readonly alternativesMemo = new WeakMap<
+    ServiceDefinition,
+    Map<string, Record<string, number>>
+  >();
   private readonly supervisors = new Map<string, Ref<SupervisorMsg>>();
   /** Live session actors by callback id: messages go straight to them (see route). */
   private readonly live = new Map<string, Ref<SessionMsg>>();
@@ -180,8 +185,8 @@ export class Engine implements CallbackEngine {
       lost: (callbackId, agentId) =>
         this.route(callbackId, { type: 'event', event: { type: 'agent.lost', agentId } }),
       stillHolds: (callbackId, agentId) => {
-        const row = store.get(callbackId);
-        return !!row && row.gms !== 'COMPLETED' && row.state.agentId === agentId;
+        const held = store.holdings(callbackId);
+        return !!held && held.gms !== 'COMPLETED' && held.agentId === agentId;
       },
       ewt: this.ewt,
       reconcileEveryMs: deps.reconcileEveryMs ?? 30_000,
@@ -269,7 +274,7 @@ export class Engine implements CallbackEngine {
       dispatch(live, msg);
       return;
     }
-    const svc = service ?? this.deps.store.get(id)?.service;
+    const svc = service ?? this.deps.store.serviceOf(id);
     const sup = svc ? this.supervisors.get(svc) : undefined;
     if (!sup) {
       this.deps.logger.warn(
@@ -419,16 +424,15 @@ export class Engine implements CallbackEngine {
 
   /** Whether callback `owner` still uses `callId` (or may: a call of another node is not ours). */
   private ownsCall(owner: string, callId: string, inbound: boolean): boolean {
-    let row: CallbackRow | undefined;
+    let s: SessionHoldings | undefined;
     try {
-      row = this.deps.store.get(owner);
+      s = this.deps.store.holdings(owner);
     } catch (err) {
       // Cannot tell: never hang up what may be in use (the next sweep looks again).
       this.deps.logger.warn({ err, callId }, 'could not read the owner of a call');
       return true;
     }
-    if (!row) return !owner.startsWith(`${this.deps.nodeId}-`);
-    const s = row.state;
+    if (!s) return !owner.startsWith(`${this.deps.nodeId}-`);
     if (s.phase === 'completed') return false;
     if (s.customerCallId === callId || s.agentCallId === callId) return true;
     // Matched a moment ago: the session has not taken the call yet.
@@ -732,12 +736,29 @@ export class Engine implements CallbackEngine {
   }
 
   private alternatives(s: ServiceDefinition, desired: number): Record<string, number> {
+    const now = this.deps.clock.now();
+    const win = availabilityWindow({ timestamp: desired }, s.officeHours, now);
+    if (!win.ok) return {};
+    // A busy day refuses bookings in runs, each asking for the same window: the answer is
+    // reused until a seat changes or the clock enters another minute (as in availability).
+    const key = [
+      win.from,
+      win.to,
+      now % 60_000 === 0 ? `=${now}` : Math.floor(now / 60_000),
+      this.deps.store.seatsVersion(),
+    ].join('|');
+    let memo = this.alternativesMemo.get(s);
+    const hit = memo?.get(key);
+    if (hit) return { ...hit };
     const out: Record<string, number> = {};
-    const win = availabilityWindow({ timestamp: desired }, s.officeHours, this.deps.clock.now());
-    if (!win.ok) return out;
     for (const slot of this.slots(s, win.from, win.to))
       out[new Date(slot.start).toISOString()] = slot.capacity;
-    return out;
+    if (!memo || memo.size >= AVAILABILITY_MEMO_LIMIT) {
+      memo = new Map();
+      this.alternativesMemo.set(s, memo);
+    }
+    memo.set(key, out);
+    return { ...out };
   }
 
   private protect(

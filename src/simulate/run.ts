@@ -1,8 +1,8 @@
 // Runs one simulated day: the real Engine, a scratch SQLite store and the simulator on a
-// virtual clock. Actors run on setImmediate, so after every clock step the loop lets them drain
-// until nothing moves (no timer set, store call, telephony event or message for a few rounds)
-// before it moves the clock again. Measures come from the store's final rows, the engine's
-// message stream and periodic samples of the agent pool.
+// virtual clock. Actors and store commits run on setImmediate, so after every clock step the
+// loop lets them drain until no immediate is left to run (or, where Node cannot tell, until
+// nothing moves for a few rounds) before it moves the clock again. Measures come from the
+// store's final rows, the engine's message stream and periodic samples of the agent pool.
 
 import { Engine } from '../actors/engine';
 import { resolveConfig } from '../config';
@@ -24,9 +24,19 @@ const TARGET = 'sim';
 const MINUTE = 60_000;
 const DAY = 86_400_000;
 const SAMPLE_EVERY_MS = 5 * MINUTE;
-/** Rounds without any activity after which the actors are taken as drained. */
+/** Rounds without any activity after which the actors are taken as drained (see settle). */
 const QUIET_ROUNDS = 3;
 const MAX_ROUNDS = 2000;
+
+/**
+ * Whether any other immediate is waiting to run: nact messages, store commits and stopped
+ * actors' leftovers all wait on one, and microtasks drain between immediates, so none left
+ * means nothing can move until the clock does. Undefined where Node cannot tell.
+ */
+const immediatesPending: (() => boolean) | undefined =
+  typeof process.getActiveResourcesInfo === 'function'
+    ? () => process.getActiveResourcesInfo().includes('Immediate')
+    : undefined;
 
 export interface OccupancySample {
   at: number;
@@ -278,11 +288,15 @@ export async function runSimulation(
   };
   clock.setTimer(dayStart, sample);
 
+  // Drains the actors after a clock step. Each round is one turn of the event loop: a step
+  // costs a few rounds of real work, and the quiet rounds of the fallback used to be most of
+  // a step's rounds (three per step, over a day of almost a million steps).
   const settle = async (): Promise<void> => {
     let quiet = 0;
     for (let r = 0; r < MAX_ROUNDS && quiet < QUIET_ROUNDS; r++) {
       const before = activity.n + clock.activity;
       await new Promise((res) => setImmediate(res));
+      if (pendingCreates === 0 && immediatesPending && !immediatesPending()) return;
       quiet = activity.n + clock.activity === before && pendingCreates === 0 ? quiet + 1 : 0;
     }
   };

@@ -23,6 +23,7 @@ import {
   type MessageKind,
   type NewMessage,
   type QueryCondition,
+  type SessionHoldings,
   SlotFullError,
   type Store,
   type StoredMessage,
@@ -237,6 +238,7 @@ class SqliteStore implements Store {
     insertBooking: Database.Statement;
     deleteBooking: Database.Statement;
     get: Database.Statement;
+    holdings: Database.Statement;
     openSessions: Database.Statement;
     startedSessions: Database.Statement;
     due: Database.Statement;
@@ -347,6 +349,11 @@ class SqliteStore implements Store {
       ),
       deleteBooking: db.prepare('DELETE FROM bookings WHERE callback_id = ?'),
       get: db.prepare(`SELECT ${CALLBACK_COLUMNS} FROM callbacks c WHERE c.id = ?`),
+      // One JSON parse, in SQLite, for the four fields (several paths give a JSON array).
+      holdings: db.prepare(
+        `SELECT gms, json_extract(state, '$.phase', '$.agentId', '$.customerCallId',
+           '$.agentCallId') AS held FROM callbacks WHERE id = ?`,
+      ),
       startedSessions: db.prepare(
         `SELECT ${CALLBACK_COLUMNS} FROM callbacks c INDEXED BY callbacks_started_id
          WHERE c.gms IN ('QUEUED', 'ROUTING', 'PROCESSING') AND c.id > ? ORDER BY c.id LIMIT ?`,
@@ -794,6 +801,31 @@ class SqliteStore implements Store {
     return this.read('get', () => {
       const row = this.s.get.get(id) as CallbackDbRow | undefined;
       return row ? this.toCallbackRow(row) : undefined;
+    });
+  }
+
+  serviceOf(id: string): string | undefined {
+    return this.read('serviceOf', () => {
+      const row = this.s.serviceOf.get(id) as { service: string } | undefined;
+      return row?.service;
+    });
+  }
+
+  holdings(id: string): SessionHoldings | undefined {
+    return this.read('holdings', () => {
+      const row = this.s.holdings.get(id) as { gms: GmsState; held: string } | undefined;
+      if (!row) return undefined;
+      const [phase, agentId, customerCallId, agentCallId] = JSON.parse(row.held) as [
+        SessionState['phase'],
+        string | null,
+        string | null,
+        string | null,
+      ];
+      const out: SessionHoldings = { gms: row.gms, phase };
+      if (agentId !== null) out.agentId = agentId;
+      if (customerCallId !== null) out.customerCallId = customerCallId;
+      if (agentCallId !== null) out.agentCallId = agentCallId;
+      return out;
     });
   }
 

@@ -76,6 +76,15 @@ export interface DueEntry {
   nextWakeAt: number;
 }
 
+/** What a session holds, read without the rest of its row: who owns a call or an agent. */
+export interface SessionHoldings {
+  gms: GmsState;
+  phase: SessionState['phase'];
+  agentId?: string;
+  customerCallId?: string;
+  agentCallId?: string;
+}
+
 export interface AdminWindowQuery {
   target?: string;
   /** Window over the callback's time: its desired time, or its creation for an immediate one. */
@@ -118,6 +127,10 @@ export interface Store {
     nextWakeAt?: number | null,
   ): void;
   get(id: string): CallbackRow | undefined;
+  /** The service of a callback, without reading its row (routing asks this very often). */
+  serviceOf(id: string): string | undefined;
+  /** The agent and calls a session holds, without decoding the whole row. */
+  holdings(id: string): SessionHoldings | undefined;
   /**
    * Query by any stored key: `_id`, `_callback_state`, `_callback_reason`, `_customer_number`,
    * `_desired_time` (ISO 8601 or epoch ms), `_service_name`, `_target`, or any user-data key.

@@ -57,3 +57,46 @@ describe('availability answers reused between changes', () => {
     assert.equal(next(), START + 2 * SLOT);
   });
 });
+
+describe('alternatives offered with a refused booking, reused between changes', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await new Harness({
+      service: { _request_time_bucket: 15, _max_request_by_time_bucket: 1 },
+    }).start();
+  });
+  afterEach(() => h.stop());
+
+  const book = (n: string, slot: number) =>
+    h.engine.create('svc', { _customer_number: n, _desired_time: new Date(slot).toISOString() });
+  const refusal = async (n: string, slot: number): Promise<Record<string, number>> => {
+    try {
+      await book(n, slot);
+    } catch (err) {
+      const extra = (err as { extra?: { availability?: Record<string, number> } }).extra;
+      assert.ok(extra?.availability, 'a refusal names the alternatives');
+      return extra.availability;
+    }
+    throw new Error('the booking was accepted');
+  };
+  const iso = (t: number) => new Date(t).toISOString();
+
+  it('never offers a slot taken or hides one given back since the last refusal', async () => {
+    const full = START + 2 * SLOT;
+    const other = START + 3 * SLOT;
+    await book('6001', full);
+    const first = await refusal('6002', full);
+    assert.equal(first[iso(full)], undefined);
+    assert.equal(first[iso(other)], 1);
+    // The same question again is answered alike, with an object of its own.
+    const again = await refusal('6003', full);
+    assert.deepEqual(again, first);
+    again[iso(other)] = 99;
+    assert.equal((await refusal('6004', full))[iso(other)], 1);
+    // A seat taken, then one given back: each shows in the very next refusal.
+    const taken = await book('6005', other);
+    assert.equal((await refusal('6006', full))[iso(other)], undefined);
+    await h.engine.cancel('svc', taken._id);
+    assert.equal((await refusal('6007', full))[iso(other)], 1);
+  });
+});

@@ -173,6 +173,41 @@ describe('SQLite store', () => {
       ]);
     });
 
+    it('tells the service of a callback without reading its row', () => {
+      const store = open();
+      store.insertCallback(row('cb1', { service: 'billing' }));
+      assert.equal(store.serviceOf('cb1'), 'billing');
+      assert.equal(store.serviceOf('nope'), undefined);
+    });
+
+    it('tells the agent and calls a session holds, as its saved state says', () => {
+      const store = open();
+      store.insertCallback(row('cb1'));
+      assert.deepEqual(store.holdings('cb1'), { gms: 'SCHEDULED', phase: 'waiting-start' });
+      const talking: SessionState = {
+        ...session('cb1', 'sales', 'talking'),
+        agentId: 'a7',
+        customerCallId: 'cb1-c1',
+        agentCallId: 'cb1-a1',
+      };
+      store.saveSession('cb1', talking, { type: 'bridged' }, null, T0 + MIN);
+      assert.deepEqual(store.holdings('cb1'), {
+        gms: 'PROCESSING',
+        phase: 'talking',
+        agentId: 'a7',
+        customerCallId: 'cb1-c1',
+        agentCallId: 'cb1-a1',
+      });
+      const done = { ...completed('cb1', 'sales', 'AGENT_CONNECTED'), agentId: 'a7' };
+      store.saveSession('cb1', done, { type: 'call.ended' }, null, T0 + 2 * MIN);
+      assert.deepEqual(store.holdings('cb1'), {
+        gms: 'COMPLETED',
+        phase: 'completed',
+        agentId: 'a7',
+      });
+      assert.equal(store.holdings('nope'), undefined);
+    });
+
     it('saves a new state with its event in the history', () => {
       const store = open();
       store.insertCallback(row('cb1', { nextWakeAt: T0 + MIN }));
