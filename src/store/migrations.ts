@@ -106,6 +106,15 @@ export const MIGRATIONS: readonly Migration[] = [
       DROP INDEX callbacks_desired_time;
     `,
   },
+  {
+    version: 4,
+    description: 'drop the index of open callbacks by id: restarts read the started ones',
+    // Kept up to date on every create and completion for a listing nothing reads any more
+    // (a restart resumes only started sessions, through callbacks_started_id).
+    sql: `
+      DROP INDEX callbacks_open_id;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

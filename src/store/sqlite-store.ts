@@ -239,7 +239,6 @@ class SqliteStore implements Store {
     deleteBooking: Database.Statement;
     get: Database.Statement;
     holdings: Database.Statement;
-    openSessions: Database.Statement;
     startedSessions: Database.Statement;
     due: Database.Statement;
     dueAfter: Database.Statement;
@@ -357,10 +356,6 @@ class SqliteStore implements Store {
       startedSessions: db.prepare(
         `SELECT ${CALLBACK_COLUMNS} FROM callbacks c INDEXED BY callbacks_started_id
          WHERE c.gms IN ('QUEUED', 'ROUTING', 'PROCESSING') AND c.id > ? ORDER BY c.id LIMIT ?`,
-      ),
-      openSessions: db.prepare(
-        `SELECT ${CALLBACK_COLUMNS} FROM callbacks c
-         WHERE c.gms <> 'COMPLETED' AND c.id > ? ORDER BY c.id LIMIT ?`,
       ),
       due: db.prepare(
         `SELECT id, service, next_wake_at FROM callbacks
@@ -857,14 +852,6 @@ class SqliteStore implements Store {
   startedSessions(afterId: string | null, limit: number): CallbackRow[] {
     return this.read('startedSessions', () =>
       (this.s.startedSessions.all(afterId ?? '', limit) as CallbackDbRow[]).map((r) =>
-        this.toCallbackRow(r),
-      ),
-    );
-  }
-
-  openSessions(afterId: string | null, limit: number): CallbackRow[] {
-    return this.read('openSessions', () =>
-      (this.s.openSessions.all(afterId ?? '', limit) as CallbackDbRow[]).map((r) =>
         this.toCallbackRow(r),
       ),
     );

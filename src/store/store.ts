@@ -142,8 +142,6 @@ export interface Store {
    * cursor: what a restart must resume. SCHEDULED ones only need their timer.
    */
   startedSessions(afterId: string | null, limit: number): CallbackRow[];
-  /** Every session not COMPLETED, ordered by id, one page after the cursor (null: from the start). */
-  openSessions(afterId: string | null, limit: number): CallbackRow[];
   /**
    * Open sessions with from <= nextWakeAt <= until, ordered by (nextWakeAt, id). To read the
    * next window without skipping ties, pass the last entry returned as `after`.
