@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { dispatch, start, stop } from 'nact';
-import { SystemClock } from '../src/clock';
+import { ScopedClock, SystemClock } from '../src/clock';
 import { spawnTimer } from '../src/actors/timer-actor';
 import { silentLogger } from '../src/logger';
 import { openSqliteStore } from '../src/store/sqlite-store';
@@ -91,6 +91,16 @@ async function startRedis(bin: string, port: number): Promise<Child> {
   throw new Error(`redis-server did not start:\n${child.output()}`);
 }
 
+/** Waits for `finished` or `ms`, whichever comes first, and leaves no timer behind. */
+async function finishedOrTimeout(finished: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([finished, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Runs `fn(i)` for i < n with at most `inFlight` pending promises. */
 async function pool(n: number, inFlight: number, fn: (i: number) => Promise<unknown>) {
   let next = 0;
@@ -156,7 +166,7 @@ async function bullmqRun(
     if (wallNow() > due) scheduledLate++;
   });
   const scheduleMs = performance.now() - s0;
-  await Promise.race([finished, sleep(leadS * 1000 + windowS * 1000 + 30_000)]);
+  await finishedOrTimeout(finished, leadS * 1000 + windowS * 1000 + 30_000);
   await worker.close();
   await queue.obliterate({ force: true });
   await queue.close();
@@ -172,7 +182,8 @@ async function dialbackRun(
   const dir = tempDir('peer');
   const store = openSqliteStore({ dir });
   const s = benchService();
-  const clock = new SystemClock();
+  // Scoped: closing it clears the timer actor's clock timers, which stopping nact does not.
+  const clock = new ScopedClock(new SystemClock());
   const system = start();
   const late = new Float64Array(n);
   let fired = 0;
@@ -219,8 +230,9 @@ async function dialbackRun(
     if (wallNow() > due) scheduledLate++;
   });
   const scheduleMs = performance.now() - s0;
-  await Promise.race([finished, sleep(leadS * 1000 + windowS * 1000 + 30_000)]);
+  await finishedOrTimeout(finished, leadS * 1000 + windowS * 1000 + 30_000);
   stop(system);
+  clock.close();
   store.close();
   fs.rmSync(dir, { recursive: true, force: true });
   return summarise(late, fired, scheduleMs, n, scheduledLate);
