@@ -136,14 +136,23 @@ async function main(): Promise<void> {
   ].map((r) => ({
     ...r,
     measured: r.measured ?? '–',
-    met: r.met === undefined ? 'not run' : r.met ? 'met' : 'NOT met',
+    // A quick run is shorter and smaller (one 5 s load, a day of 20,000 bookings): its figures
+    // are not judged against targets set for the full sizes.
+    met:
+      r.met === undefined ? 'not run' : quick ? 'quick run: not judged' : r.met ? 'met' : 'NOT met',
   }));
   process.stdout.write('\n=== summary ===\n');
   printTable(rows);
   writeResult('summary', { quick, rows });
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+// Every benchmark stops what it started, yet after several of them in one process a worker
+// thread of the tooling (tsx's or esbuild's, the only threads left) has kept the process
+// alive with nothing else to run: the driver ends it once the summary is written.
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
