@@ -500,36 +500,59 @@ export class Engine implements CallbackEngine {
   availability(serviceName: string, query: AvailabilityQuery): AvailabilityResult {
     const s = this.service(serviceName);
     const now = this.deps.clock.now();
-    // Widgets poll availability far more often than anyone books: an answer is reused until a
-    // seat changes or the clock enters another minute. Slot starts and office-hours bounds are
-    // whole minutes, so every `now` strictly inside one minute sees the same slots (a `now`
-    // exactly on a minute is its own case: a slot starting then is still offered).
+    // Widgets poll availability far more often than anyone books (see reused).
+    return this.reused(
+      this.availabilityMemo,
+      s,
+      [
+        query.timestamp,
+        query.start,
+        query.end,
+        query.numberOfDays,
+        query.maxTimeSlots,
+        query.reportBusy,
+      ],
+      now,
+      () => {
+        const win = availabilityWindow(query, s.officeHours, now);
+        if (!win.ok) throw new DialbackError('CallbackExceptionInvalidField', win.message);
+        return {
+          durationMin: s.options._request_time_bucket,
+          timezone: s.officeHours.timezone,
+          slots: this.slots(s, win.from, win.to, query.maxTimeSlots, query.reportBusy ?? false),
+        };
+      },
+    );
+  }
+
+  /**
+   * An answer about slots, reused until a seat changes or the clock enters another minute.
+   * Slot starts and office-hours bounds are whole minutes, so every `now` strictly inside one
+   * minute sees the same slots (a `now` exactly on a minute is its own case: a slot starting
+   * then is still offered). `parts` are what else the answer depends on.
+   */
+  private reused<T>(
+    memos: WeakMap<ServiceDefinition, Map<string, T>>,
+    s: ServiceDefinition,
+    parts: readonly unknown[],
+    now: number,
+    compute: () => T,
+  ): T {
     const key = [
-      query.timestamp,
-      query.start,
-      query.end,
-      query.numberOfDays,
-      query.maxTimeSlots,
-      query.reportBusy,
+      ...parts,
       now % 60_000 === 0 ? `=${now}` : Math.floor(now / 60_000),
       this.deps.store.seatsVersion(),
     ].join('|');
-    let memo = this.availabilityMemo.get(s);
+    let memo = memos.get(s);
     const hit = memo?.get(key);
-    if (hit) return hit;
-    const win = availabilityWindow(query, s.officeHours, now);
-    if (!win.ok) throw new DialbackError('CallbackExceptionInvalidField', win.message);
-    const result: AvailabilityResult = {
-      durationMin: s.options._request_time_bucket,
-      timezone: s.officeHours.timezone,
-      slots: this.slots(s, win.from, win.to, query.maxTimeSlots, query.reportBusy ?? false),
-    };
+    if (hit !== undefined) return hit;
+    const value = compute();
     if (!memo || memo.size >= AVAILABILITY_MEMO_LIMIT) {
       memo = new Map();
-      this.availabilityMemo.set(s, memo);
+      memos.set(s, memo);
     }
-    memo.set(key, result);
-    return result;
+    memo.set(key, value);
+    return value;
   }
 
   private slots(
@@ -739,25 +762,14 @@ export class Engine implements CallbackEngine {
     const now = this.deps.clock.now();
     const win = availabilityWindow({ timestamp: desired }, s.officeHours, now);
     if (!win.ok) return {};
-    // A busy day refuses bookings in runs, each asking for the same window: the answer is
-    // reused until a seat changes or the clock enters another minute (as in availability).
-    const key = [
-      win.from,
-      win.to,
-      now % 60_000 === 0 ? `=${now}` : Math.floor(now / 60_000),
-      this.deps.store.seatsVersion(),
-    ].join('|');
-    let memo = this.alternativesMemo.get(s);
-    const hit = memo?.get(key);
-    if (hit) return { ...hit };
-    const out: Record<string, number> = {};
-    for (const slot of this.slots(s, win.from, win.to))
-      out[new Date(slot.start).toISOString()] = slot.capacity;
-    if (!memo || memo.size >= AVAILABILITY_MEMO_LIMIT) {
-      memo = new Map();
-      this.alternativesMemo.set(s, memo);
-    }
-    memo.set(key, out);
+    // A busy day refuses bookings in runs, each asking for the same window (see reused). Each
+    // refusal gets its own copy.
+    const out = this.reused(this.alternativesMemo, s, [win.from, win.to], now, () => {
+      const slots: Record<string, number> = {};
+      for (const slot of this.slots(s, win.from, win.to))
+        slots[new Date(slot.start).toISOString()] = slot.capacity;
+      return slots;
+    });
     return { ...out };
   }
 
