@@ -5,43 +5,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DEFAULT_OPTIONS } from '../../src/domain/options';
-import { GMS_STATE_OF, type SessionState } from '../../src/domain/session-types';
 import { openSqliteStore } from '../../src/store/sqlite-store';
-import { type CallbackRow, SlotFullError } from '../../src/store/store';
-
-const T0 = Date.UTC(2026, 5, 1, 9, 0, 0);
-
-function row(id: string): CallbackRow {
-  const state: SessionState = {
-    id,
-    service: 'sales',
-    phase: 'waiting-start',
-    gms: GMS_STATE_OF['waiting-start'],
-    options: { ...DEFAULT_OPTIONS, _target: 'support' },
-    customerNumber: '+15551230000',
-    createdAt: T0,
-    timers: {},
-    dialAttempts: 0,
-    confirmAttempts: 0,
-    agentAttempts: 0,
-  };
-  return {
-    id,
-    service: 'sales',
-    state,
-    userData: {},
-    gms: state.gms,
-    reason: null,
-    customerNumber: state.customerNumber,
-    desiredTime: null,
-    slotStart: null,
-    target: 'support',
-    createdAt: T0,
-    updatedAt: T0,
-    nextWakeAt: null,
-  };
-}
+import { SlotFullError } from '../../src/store/store';
+import { T0, row } from './rows';
 
 describe('scratch SQLite store', () => {
   it('keeps rows in memory without touching the file it is given', () => {

@@ -7,14 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { DEFAULT_OPTIONS } from '../../src/domain/options';
-import {
-  type CallbackReason,
-  GMS_STATE_OF,
-  type Phase,
-  type SessionState,
-} from '../../src/domain/session-types';
+import type { CallbackReason, Phase, SessionState } from '../../src/domain/session-types';
 import { pendingMigrations, SCHEMA_VERSION } from '../../src/store/migrations';
+import { MIN, T0, row, session } from './rows';
 import { silentLogger } from '../../src/logger';
 import { startCheckpointer } from '../../src/store/checkpointer';
 import { compileCondition, openSqliteStore } from '../../src/store/sqlite-store';
@@ -24,59 +19,6 @@ import {
   type Store,
   StoreUnavailableError,
 } from '../../src/store/store';
-
-const T0 = Date.UTC(2026, 5, 1, 9, 0, 0);
-const MIN = 60_000;
-
-function session(id: string, service: string, phase: Phase, reason?: CallbackReason): SessionState {
-  return {
-    id,
-    service,
-    phase,
-    gms: GMS_STATE_OF[phase],
-    ...(reason ? { reason } : {}),
-    options: { ...DEFAULT_OPTIONS, _target: 'support' },
-    customerNumber: '+15551230000',
-    createdAt: T0,
-    timers: {},
-    dialAttempts: 0,
-    confirmAttempts: 0,
-    agentAttempts: 0,
-  };
-}
-
-interface RowSpec {
-  service?: string;
-  phase?: Phase;
-  reason?: CallbackReason;
-  customerNumber?: string;
-  userData?: Record<string, string>;
-  desiredTime?: number | null;
-  nextWakeAt?: number | null;
-  target?: string;
-  createdAt?: number;
-}
-
-function row(id: string, spec: RowSpec = {}): CallbackRow {
-  const service = spec.service ?? 'sales';
-  const state = session(id, service, spec.phase ?? 'waiting-start', spec.reason);
-  state.customerNumber = spec.customerNumber ?? '+15551230000';
-  return {
-    id,
-    service,
-    state,
-    userData: spec.userData ?? {},
-    gms: state.gms,
-    reason: state.reason ?? null,
-    customerNumber: state.customerNumber,
-    desiredTime: spec.desiredTime ?? null,
-    slotStart: null,
-    target: spec.target ?? 'support',
-    createdAt: spec.createdAt ?? T0,
-    updatedAt: spec.createdAt ?? T0,
-    nextWakeAt: spec.nextWakeAt ?? null,
-  };
-}
 
 function completed(id: string, service: string, reason: CallbackReason): SessionState {
   return { ...session(id, service, 'completed', reason), completedAt: T0 + MIN };

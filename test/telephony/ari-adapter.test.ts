@@ -94,6 +94,20 @@ describe('ARI adapter (fake asterisk)', function () {
   const dial = (id: string, number: DialableNumber, amd = true, timeoutMs = 1000) =>
     w.port.dialCustomer({ callId: id, callbackId: 'cb', number, amd, timeoutMs });
 
+  /** Callback `cb`'s customer (`cb-c1`) then agent1 (`cb-a1`), both answered, not bridged. */
+  const answeredPair = async (cb: string): Promise<void> => {
+    await dial(`${cb}-c1`, HUMAN);
+    await w.ev.waitFor(of(`${cb}-c1`, 'call.answered'), 2000);
+    await w.port.dialAgent({
+      callId: `${cb}-a1`,
+      callbackId: cb,
+      agentId: 'agent1',
+      endpoint: 'PJSIP/agent1',
+      timeoutMs: 1000,
+    });
+    await w.ev.waitFor(of(`${cb}-a1`, 'call.answered'), 2000);
+  };
+
   it('originates a customer into the AMD context with the call id as channel id', async function () {
     w = await world();
     await w.port.dialCustomer({
@@ -266,16 +280,7 @@ describe('ARI adapter (fake asterisk)', function () {
 
   it("creates the callback's bridge while the agent rings, so that bridging asks Asterisk only to add the calls", async function () {
     w = await world();
-    await dial('cp-c1', HUMAN);
-    await w.ev.waitFor(of('cp-c1', 'call.answered'), 2000);
-    await w.port.dialAgent({
-      callId: 'cp-a1',
-      callbackId: 'cp',
-      agentId: 'agent1',
-      endpoint: 'PJSIP/agent1',
-      timeoutMs: 1000,
-    });
-    await w.ev.waitFor(of('cp-a1', 'call.answered'), 2000);
+    await answeredPair('cp');
     assert.ok(w.fake.bridges.has('cp-b'), 'made while the agent rang');
     const before = w.fake.requests.length;
     await w.port.bridge('cp-b', ['cp-c1', 'cp-a1']);
@@ -306,16 +311,7 @@ describe('ARI adapter (fake asterisk)', function () {
 
   it('makes the bridge again when the one made ahead was removed before the agent was bridged', async function () {
     w = await world();
-    await dial('cr-c1', HUMAN);
-    await w.ev.waitFor(of('cr-c1', 'call.answered'), 2000);
-    await w.port.dialAgent({
-      callId: 'cr-a1',
-      callbackId: 'cr',
-      agentId: 'agent1',
-      endpoint: 'PJSIP/agent1',
-      timeoutMs: 1000,
-    });
-    await w.ev.waitFor(of('cr-a1', 'call.answered'), 2000);
+    await answeredPair('cr');
     w.fake.bridges.delete('cr-b'); // as if removed with an earlier agent leg a moment ago
     await w.port.bridge('cr-b', ['cr-c1', 'cr-a1']);
     await w.ev.waitFor((e) => e.type === 'bridge.joined' && e.bridgeId === 'cr-b', 1000);
