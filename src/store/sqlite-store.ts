@@ -67,6 +67,11 @@ export interface SqliteStoreOptions {
    * day of 100,000 bookings), the image sits in SQLite's memdb VFS behind a bounded cache.
    */
   scratch?: boolean;
+  /**
+   * Keep each callback's history of events (default true; `history` reads it). A what-if
+   * simulation reads only the final rows and spares itself a row per event.
+   */
+  history?: boolean;
   logger?: Logger;
 }
 
@@ -212,6 +217,7 @@ class SqliteStore implements Store {
   private readonly optionsJson = new WeakMap<ServiceOptions, string>();
   private readonly batching: boolean;
   private readonly gatherMs: number;
+  private readonly keepHistory: boolean;
   private checkpointer: Checkpointer | undefined;
   private batch: Batch | undefined;
   /**
@@ -230,7 +236,7 @@ class SqliteStore implements Store {
     deleteData: Database.Statement;
     insertEvent: Database.Statement;
     updateState: Database.Statement;
-    updateStatus: Database.Statement;
+    updateStateAndStatus: Database.Statement;
     updateBooking: Database.Statement;
     serviceOf: Database.Statement;
     seatsTaken: Database.Statement;
@@ -254,12 +260,15 @@ class SqliteStore implements Store {
     insertOptionSet: Database.Statement;
     optionSetId: Database.Statement;
     optionSet: Database.Statement;
+    begin: Database.Statement;
+    commit: Database.Statement;
   };
 
   constructor(opts: SqliteStoreOptions) {
     this.log = (opts.logger ?? silentLogger()).child({ component: 'store' });
     this.batching = opts.batch ?? true;
     this.gatherMs = opts.scratch || opts.file === ':memory:' ? 0 : (opts.gatherMs ?? 2);
+    this.keepHistory = opts.history ?? true;
     const file = opts.file ?? 'dialback.db';
     let location = file;
     try {
@@ -324,15 +333,18 @@ class SqliteStore implements Store {
         'INSERT INTO events (callback_id, at, event, gms, phase) VALUES (?, ?, ?, ?, ?)',
       ),
       // The state changes on every event, the GMS state, reason and option set seldom: they are
-      // written apart, and only when they differ, because each of them is in several indexes
-      // (and options_id is a foreign key) that SQLite rewrites whenever the column is SET.
+      // written only when they differ, because each of them is in several indexes (and
+      // options_id is a foreign key) that SQLite rewrites whenever the column is SET.
       updateState: db.prepare(
         `UPDATE callbacks SET state = @state, next_wake_at = @nextWakeAt, updated_at = @at
          WHERE id = @id`,
       ),
-      updateStatus: db.prepare(
-        `UPDATE callbacks SET gms = @gms, reason = @reason, options_id = @optionsId
-         WHERE id = @id AND (gms IS NOT @gms OR reason IS NOT @reason OR options_id IS NOT @optionsId)`,
+      // For the saves that do change the status (see saveState): one statement for the state
+      // and the status, whose indexes must be rewritten then anyway.
+      updateStateAndStatus: db.prepare(
+        `UPDATE callbacks SET state = @state, next_wake_at = @nextWakeAt, updated_at = @at,
+           gms = @gms, reason = @reason, options_id = @optionsId
+         WHERE id = @id`,
       ),
       updateBooking: db.prepare(
         `UPDATE callbacks SET desired_time = @desiredTime, slot_start = @slotStart,
@@ -397,6 +409,9 @@ class SqliteStore implements Store {
       insertOptionSet: db.prepare('INSERT OR IGNORE INTO option_sets (json) VALUES (?)'),
       optionSetId: db.prepare('SELECT id FROM option_sets WHERE json = ?'),
       optionSet: db.prepare('SELECT json FROM option_sets WHERE id = ?'),
+      // Prepared once: every tick begins and commits, and exec would parse the SQL each time.
+      begin: db.prepare('BEGIN IMMEDIATE'),
+      commit: db.prepare('COMMIT'),
     };
     this.log.info({ file: location, schema: SCHEMA_VERSION }, 'store opened');
   }
@@ -514,7 +529,7 @@ class SqliteStore implements Store {
   private openBatch(op: string): Batch {
     if (this.batch) return this.batch;
     try {
-      this.db.exec('BEGIN IMMEDIATE');
+      this.s.begin.run();
     } catch (e) {
       const unavailable = toUnavailable(e, op);
       if (!unavailable) throw e;
@@ -552,7 +567,7 @@ class SqliteStore implements Store {
     this.batch = undefined;
     let failure: Error | undefined;
     try {
-      this.db.exec('COMMIT');
+      this.s.commit.run();
       for (const [json, id] of b.optionIds) this.optionIds.set(json, id);
       for (const [id, options] of b.optionSets) this.optionSets.set(id, options);
       this.writeFailed = false;
@@ -612,7 +627,8 @@ class SqliteStore implements Store {
         userData: JSON.stringify(row.userData),
       });
       this.insertUserData(row.id, row.userData);
-      this.s.insertEvent.run(row.id, row.createdAt, null, row.gms, row.state.phase);
+      if (this.keepHistory)
+        this.s.insertEvent.run(row.id, row.createdAt, null, row.gms, row.state.phase);
     });
   }
 
@@ -622,8 +638,9 @@ class SqliteStore implements Store {
     event: HistoryEvent | null,
     nextWakeAt: number | null,
     at: number,
+    previous?: SessionState,
   ): void {
-    this.write('saveSession', () => this.saveState(id, state, event, nextWakeAt, at));
+    this.write('saveSession', () => this.saveState(id, state, event, nextWakeAt, at, previous));
   }
 
   moveBooking(
@@ -717,17 +734,30 @@ class SqliteStore implements Store {
     event: HistoryEvent | null,
     nextWakeAt: number | null,
     at: number,
+    previous?: SessionState,
   ): void {
     const encoded = this.encodeState(state);
-    const changed = this.s.updateState.run({ id, state: encoded.state, nextWakeAt, at }).changes;
+    // Most saves change neither the GMS state, the reason nor the options: one statement then.
+    // Otherwise one statement writes all of them, the status columns only where they differ.
+    const sameStatus =
+      previous !== undefined &&
+      previous.gms === state.gms &&
+      previous.reason === state.reason &&
+      previous.options === state.options;
+    const changed = sameStatus
+      ? this.s.updateState.run({ id, state: encoded.state, nextWakeAt, at }).changes
+      : this.s.updateStateAndStatus.run({
+          id,
+          state: encoded.state,
+          nextWakeAt,
+          at,
+          gms: state.gms,
+          reason: state.reason ?? null,
+          optionsId: encoded.optionsId,
+        }).changes;
     if (changed === 0) throw new DialbackError('CallbackExceptionNotFound', `No callback ${id}`);
-    this.s.updateStatus.run({
-      id,
-      gms: state.gms,
-      reason: state.reason ?? null,
-      optionsId: encoded.optionsId,
-    });
-    this.s.insertEvent.run(id, at, event ? JSON.stringify(event) : null, state.gms, state.phase);
+    if (this.keepHistory)
+      this.s.insertEvent.run(id, at, event ? JSON.stringify(event) : null, state.gms, state.phase);
     if (state.gms === 'COMPLETED' && state.reason && RELEASING_REASONS.has(state.reason)) {
       this.seats++;
       this.s.deleteBooking.run(id);

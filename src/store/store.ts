@@ -104,6 +104,8 @@ export interface Store {
    * Persists a session's new state (write-ahead, before its effects run), appends the event to
    * the history and updates gms/reason/nextWakeAt/updatedAt. A cancelled session
    * (CANCELLED / CANCELLED_BY_ADMIN) releases its seat; any other ending keeps it (the slot was used).
+   * `previous`, when given, is the state this one replaces as the store holds it: when its GMS
+   * state, reason and options are the same, those columns are not written.
    */
   saveSession(
     id: string,
@@ -111,6 +113,7 @@ export interface Store {
     event: HistoryEvent | null,
     nextWakeAt: number | null,
     at: number,
+    previous?: SessionState,
   ): void;
   /**
    * Reschedule: moves the seat to another slot atomically (SlotFullError if full, and then

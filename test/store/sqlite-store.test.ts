@@ -171,6 +171,27 @@ describe('SQLite store', () => {
       );
     });
 
+    it('writes the status columns only when the state it replaces had another status', () => {
+      const store = open();
+      store.insertCallback(row('cb1'));
+      const scheduled = store.get('cb1')!.state;
+      const queued = { ...session('cb1', 'sales', 'waiting-agent'), options: scheduled.options };
+      // Told the previous state was QUEUED already, the store writes the state alone.
+      store.saveSession('cb1', queued, null, T0 + 5 * MIN, T0 + MIN, queued);
+      assert.equal(store.get('cb1')?.gms, 'SCHEDULED', 'the GMS column was left as it was');
+      assert.equal(store.get('cb1')?.state.phase, 'waiting-agent');
+      assert.equal(store.get('cb1')?.nextWakeAt, T0 + 5 * MIN);
+      // Told the truth, it writes both.
+      store.saveSession('cb1', queued, null, null, T0 + 2 * MIN, scheduled);
+      assert.equal(store.get('cb1')?.gms, 'QUEUED');
+      assert.equal(store.countOpen('sales'), 1);
+      const done = completed('cb1', 'sales', 'CANCELLED');
+      store.saveSession('cb1', done, null, null, T0 + 3 * MIN, queued);
+      assert.equal(store.get('cb1')?.gms, 'COMPLETED');
+      assert.equal(store.get('cb1')?.reason, 'CANCELLED');
+      assert.equal(store.countOpen('sales'), 0);
+    });
+
     it('refuses to save the state of an unknown callback', () => {
       const store = open();
       assert.throws(
