@@ -7,6 +7,7 @@
 // domain; the HTTP layer only parses and maps errors.
 
 import { randomFillSync, randomInt } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { dispatch, start, stop, type Ref } from 'nact';
 import { ScopedClock, type Clock } from '../clock';
 import { AgentPool, type AgentConfig } from '../domain/agent-pool';
@@ -90,6 +91,8 @@ export interface EngineDeps {
 /** Grace for a desired time that is a moment in the past (clock skew, slow networks). */
 const PAST_GRACE_MS = 60_000;
 const RESUME_PAGE = 1000;
+/** Completed callbacks remembered to drop their late events (see Engine.completed). */
+const RECENTLY_COMPLETED = 10_000;
 /**
  * Random bytes for callback ids, drawn from the CSPRNG 4 KiB at a time: one call per id cost
  * more than the rest of the id.
@@ -132,6 +135,12 @@ export class Engine implements CallbackEngine {
   private readonly supervisors = new Map<string, Ref<SupervisorMsg>>();
   /** Live session actors by callback id: messages go straight to them (see route). */
   private readonly live = new Map<string, Ref<SessionMsg>>();
+  /**
+   * Callbacks whose session stopped COMPLETED, lately. A completed session ignores telephony
+   * events and timers (the hang-up of its last leg comes after it ended): those are dropped
+   * here rather than loading the session again only to ignore them.
+   */
+  private readonly completed = new LRUCache<string, true>({ max: RECENTLY_COMPLETED });
   private sessionDeps!: SessionDeps;
   private readonly timer: Ref<TimerMsg>;
   private readonly poolRef: PoolInbox;
@@ -213,8 +222,9 @@ export class Engine implements CallbackEngine {
       agentEndpoint: (agentId) => this.pool.get(agentId)?.endpoint,
       oweHangup: (callId) => this.owedHangups.add(callId),
       reroute: (id, msg) => this.route(id, msg),
-      stopped: (id, ref) => {
+      stopped: (id, ref, completed) => {
         if (this.live.get(id) === ref) this.live.delete(id);
+        if (completed) this.completed.set(id, true);
       },
       idleMs: deps.idleMs ?? 30_000,
     };
@@ -274,6 +284,9 @@ export class Engine implements CallbackEngine {
       dispatch(live, msg);
       return;
     }
+    // Only what asks for no reply: requests still get their answer from the session.
+    if ((msg.type === 'wake' || (msg.type === 'event' && !msg.reply)) && this.completed.has(id))
+      return;
     const svc = service ?? this.deps.store.serviceOf(id);
     const sup = svc ? this.supervisors.get(svc) : undefined;
     if (!sup) {

@@ -68,8 +68,9 @@ export interface SessionDeps {
   /**
    * Called when the actor decides to stop, before any later message could reach it: the
    * engine routes to live actors directly and must forget this one at that very moment.
+   * `completed`: the callback is COMPLETED, which is final.
    */
-  stopped: (id: string, ref: Ref<SessionMsg>) => void;
+  stopped: (id: string, ref: Ref<SessionMsg>, completed: boolean) => void;
   idleMs: number;
 }
 
@@ -81,6 +82,15 @@ interface Live {
   device?: DeviceAddress;
   log: Logger;
 }
+
+/** Phases with a call of ours up or ringing. */
+const ON_A_CALL: ReadonlySet<SessionState['phase']> = new Set([
+  'dialling-customer',
+  'reserving-agent',
+  'dialling-agent',
+  'bridging',
+  'talking',
+]);
 
 const HOLDS_AGENT: ReadonlySet<SessionState['phase']> = new Set([
   'agent-preview',
@@ -180,10 +190,10 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
       dispatch(me, { type: 'idle' });
     });
   };
-  const retire = (me: Ref<SessionMsg>): void => {
+  const retire = (me: Ref<SessionMsg>, completed = false): void => {
     if (idleTimer) clock.clearTimer(idleTimer);
     idleTimer = undefined;
-    deps.stopped(id, me);
+    deps.stopped(id, me, completed);
     stop(me);
   };
 
@@ -204,7 +214,14 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
     }
     const wake = nextWake(t.state) ?? null;
     try {
-      store.saveSession(id, t.state, event as SessionEvent & Record<string, unknown>, wake, now);
+      store.saveSession(
+        id,
+        t.state,
+        event as SessionEvent & Record<string, unknown>,
+        wake,
+        now,
+        before,
+      );
     } catch (err) {
       live.log.error(
         { err, event: event.type },
@@ -501,6 +518,10 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
     (live: Live | undefined, msg: SessionMsg, ctx): Live | undefined => {
       const me = self(ctx);
       if (msg.type === 'idle') {
+        // On a call the session stays: the call will speak (an answer, a hang-up), and
+        // stopping now would only mean loading it again for that event. That message arms the
+        // idle timer again. Live sessions so stay bounded by the calls up.
+        if (live && ON_A_CALL.has(live.state.phase)) return live;
         if (clock.now() - lastActivity >= deps.idleMs) retire(me);
         else armIdle(me);
         return live;
@@ -556,7 +577,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
               busy: cur.state.phase === 'talking',
             });
           const next = apply(cur, msg.event, me, msg.reply);
-          if (next.state.phase === 'completed') retire(me);
+          if (next.state.phase === 'completed') retire(me, true);
           return next;
         }
         case 'reschedule': {
@@ -617,7 +638,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
             const at = nextWake(cur.state);
             if (at !== undefined) dispatch(deps.timer, { type: 'schedule', id, at });
           }
-          if (cur.state.phase === 'completed') retire(me);
+          if (cur.state.phase === 'completed') retire(me, true);
           return cur;
         }
         default:
@@ -627,7 +648,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
     id,
     {
       onCrash: (msg, err, ctx) => {
-        deps.stopped(id, ctx.self as Ref<SessionMsg>);
+        deps.stopped(id, ctx.self as Ref<SessionMsg>, false);
         if (idleTimer) clock.clearTimer(idleTimer);
         deps.logger.error(
           { err, callbackId: id, msg: (msg as SessionMsg | undefined)?.type },

@@ -34,6 +34,8 @@ export interface HarnessOptions {
   agents?: Array<Partial<SimAgent> & { id: string }>;
   store?: Store;
   clock?: VirtualClock;
+  /** How long a session without work stays live; default an hour. */
+  idleMs?: number;
 }
 
 export class Harness {
@@ -89,7 +91,7 @@ export class Harness {
       services: cfg.services,
       agents: cfg.agents,
       nodeId: '440',
-      idleMs: 60 * 60_000,
+      idleMs: opts.idleMs ?? 60 * 60_000,
     });
     this.engine.subscribe({}, (m) => this.messages.push(m));
   }

@@ -2,6 +2,7 @@
 // the simulator and virtual time.
 
 import { strict as assert } from 'node:assert';
+import sinon from 'sinon';
 import { advance, settle } from '../helpers/settle';
 import { BUSY, Harness, HUMAN, MACHINE, START } from './engine-harness';
 
@@ -315,5 +316,53 @@ describe('engine EWT from an outside source', function () {
     assert.equal(dialledAt, desired - 120_000, 'desired time minus the queue EWT');
     h.engine.setExternalEwt('support', undefined);
     assert.equal(h.engine.ewt.get('support'), 0, 'the pool has agents free again');
+  });
+});
+
+describe('session lifetime', function () {
+  let h: Harness;
+  afterEach(async () => {
+    sinon.restore();
+    await h?.stop();
+  });
+
+  it('keeps a session on a call past the idle time, and no late event of a completed one loads it again', async () => {
+    h = await new Harness({
+      service: { _wait_for_agent: false, _wait_for_user_confirm: false },
+      agents: [{ id: 'agent1', handleTimeMs: 120_000 }],
+      idleMs: 10_000,
+    }).start();
+    const id = await h.create({});
+    await h.until(() => h.state(id) === 'PROCESSING', 'PROCESSING');
+    await advance(h.clock, 60_000);
+    assert.equal(h.state(id), 'PROCESSING', 'still talking');
+    assert.equal(h.engine.liveSessions(), 1, 'the session on a call outlived its idle time');
+    // A session that is not live is found through its service: count those look-ups.
+    const lookUps = sinon.spy(h.store, 'serviceOf');
+    assert.equal(await h.complete(id), 'AGENT_CONNECTED');
+    await h.until(() => h.telephony.calls().every((c) => c.status === 'ended'), 'both legs ended');
+    await advance(h.clock, 60_000);
+    assert.equal(h.engine.liveSessions(), 0);
+    assert.equal(lookUps.callCount, 0, 'the legs that ended after the callback were dropped');
+    await assert.rejects(h.engine.action(id, 'connect', {}), {
+      name: 'CallbackExceptionInvalidState',
+    });
+  });
+
+  it('stops an idle session that has no call up', async () => {
+    h = await new Harness({
+      service: { _wait_for_agent: true, _wait_for_user_confirm: false },
+      agents: [{ id: 'agent1', handleTimeMs: 300_000 }],
+      idleMs: 10_000,
+    }).start();
+    const first = await h.create({});
+    await h.until(() => h.state(first) === 'PROCESSING', 'the first callback talking');
+    const second = await h.create({ _customer_number: '+33612345679' });
+    await settle();
+    assert.equal(h.engine.liveSessions(), 2);
+    await advance(h.clock, 30_000);
+    assert.equal(h.state(second), 'QUEUED', 'still waiting for the only agent');
+    assert.equal(h.engine.liveSessions(), 1, 'the one waiting for an agent stopped');
+    assert.equal(await h.complete(second, 3600_000), 'AGENT_CONNECTED');
   });
 });
