@@ -53,4 +53,18 @@ describe('scratch SQLite store', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('keeps no history when told not to, and the rows all the same', () => {
+    const store = openSqliteStore({ scratch: true, batch: false, history: false });
+    try {
+      store.insertCallback(row('cb-1'));
+      const first = store.get('cb-1')!;
+      const queued = { ...first.state, phase: 'waiting-agent' as const, gms: 'QUEUED' as const };
+      store.saveSession('cb-1', queued, { type: 'timer', timer: 'start' }, null, T0 + 1);
+      assert.equal(store.get('cb-1')?.gms, 'QUEUED');
+      assert.deepEqual(store.history('cb-1'), []);
+    } finally {
+      store.close();
+    }
+  });
 });
