@@ -37,8 +37,11 @@ export interface PoolDeps {
   /** Delivers a grant or a lost reservation to the session. */
   granted: (g: Grant) => void;
   lost: (callbackId: string, agentId: string) => void;
-  /** True when the session still holds this agent (durable state): used by reconciliation. */
-  stillHolds: (callbackId: string, agentId: string) => boolean;
+  /**
+   * Of these holdings, the callbacks whose session still holds its agent (durable state): used
+   * by reconciliation, which asks about every held agent at once.
+   */
+  stillHeld: (held: ReadonlyArray<{ callbackId: string; agentId: string }>) => ReadonlySet<string>;
   ewt: EwtBoard;
   reconcileEveryMs: number;
   defaultHandleMs: number;
@@ -174,16 +177,18 @@ export function spawnAgentPool(deps: PoolDeps): PoolInbox {
           deps.lost(l.callbackId, l.agentId);
         }
         break;
-      case 'reconcile':
-        for (const h of pool.holdings()) {
-          // A fresh grant is on its way to the session and not yet in its durable state.
-          if (now - h.since < deps.reconcileEveryMs) continue;
-          if (deps.stillHolds(h.callbackId, h.agentId)) continue;
+      case 'reconcile': {
+        // A fresh grant is on its way to the session and not yet in its durable state.
+        const settled = pool.holdings().filter((h) => now - h.since >= deps.reconcileEveryMs);
+        const held = settled.length > 0 ? deps.stillHeld(settled) : new Set<string>();
+        for (const h of settled) {
+          if (held.has(h.callbackId)) continue;
           deps.logger.warn(h, 'agent held for a session that no longer wants it: released');
           pool.release(h.agentId, h.callbackId, 'unused', now);
         }
         s.reconcileTimer = later(now + deps.reconcileEveryMs, { type: 'reconcile' });
         break;
+      }
       default:
         assertNever(msg);
     }

@@ -193,9 +193,21 @@ export class Engine implements CallbackEngine {
         }),
       lost: (callbackId, agentId) =>
         this.route(callbackId, { type: 'event', event: { type: 'agent.lost', agentId } }),
-      stillHolds: (callbackId, agentId) => {
-        const held = store.holdings(callbackId);
-        return !!held && held.gms !== 'COMPLETED' && held.agentId === agentId;
+      stillHeld: (held) => {
+        let now: Map<string, SessionHoldings>;
+        try {
+          now = store.holdingsOf(held.map((h) => h.callbackId));
+        } catch (err) {
+          // Cannot tell: release nobody (the next reconciliation looks again).
+          logger.warn({ err }, 'could not read the sessions holding agents');
+          return new Set(held.map((h) => h.callbackId));
+        }
+        const out = new Set<string>();
+        for (const h of held) {
+          const s = now.get(h.callbackId);
+          if (s && s.gms !== 'COMPLETED' && s.agentId === h.agentId) out.add(h.callbackId);
+        }
+        return out;
       },
       ewt: this.ewt,
       reconcileEveryMs: deps.reconcileEveryMs ?? 30_000,

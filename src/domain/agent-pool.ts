@@ -74,6 +74,8 @@ export class AgentPool {
   private readonly tallies = new Map<string, Tally>();
   /** Agents reserved or in wrap-up: the only ones with a deadline. */
   private readonly timed = new Set<AgentRecord>();
+  /** Agents ready: the only ones a match looks at (most agents are busy when many wait). */
+  private readonly ready = new Set<AgentRecord>();
   private targetList: string[] | undefined;
 
   constructor(private readonly opts: PoolOptions) {}
@@ -98,6 +100,7 @@ export class AgentPool {
     this.agents.set(cfg.id, a);
     this.count(a, 1);
     if (state === 'reserved' || state === 'wrap-up') this.timed.add(a);
+    if (state === 'ready') this.ready.add(a);
     this.targetList = undefined;
   }
 
@@ -362,8 +365,8 @@ export class AgentPool {
 
   private longestIdle(target: string): AgentRecord | undefined {
     let best: AgentRecord | undefined;
-    for (const a of this.agents.values()) {
-      if (a.state !== 'ready' || !a.reachable || !a.groups.includes(target)) continue;
+    for (const a of this.ready) {
+      if (!a.reachable || !a.groups.includes(target)) continue;
       if (!best || a.since < best.since) best = a;
     }
     return best;
@@ -376,6 +379,8 @@ export class AgentPool {
     this.count(a, 1);
     if (state === 'reserved' || state === 'wrap-up') this.timed.add(a);
     else this.timed.delete(a);
+    if (state === 'ready') this.ready.add(a);
+    else this.ready.delete(a);
   }
 }
 

@@ -203,6 +203,29 @@ function earliestTimer(state: SessionState): number | null {
   return min;
 }
 
+/** The state's paths `holdings` reads, in the order toHoldings takes them. */
+const HELD = `'$.phase', '$.agentId', '$.customerCallId', '$.agentCallId'`;
+
+interface HeldRow {
+  gms: GmsState;
+  /** json_extract of HELD: a JSON array. */
+  held: string;
+}
+
+function toHoldings(row: HeldRow): SessionHoldings {
+  const [phase, agentId, customerCallId, agentCallId] = JSON.parse(row.held) as [
+    SessionState['phase'],
+    string | null,
+    string | null,
+    string | null,
+  ];
+  const out: SessionHoldings = { gms: row.gms, phase };
+  if (agentId !== null) out.agentId = agentId;
+  if (customerCallId !== null) out.customerCallId = customerCallId;
+  if (agentCallId !== null) out.agentCallId = agentCallId;
+  return out;
+}
+
 class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly log: Logger;
@@ -245,6 +268,7 @@ class SqliteStore implements Store {
     deleteBooking: Database.Statement;
     get: Database.Statement;
     holdings: Database.Statement;
+    holdingsOf: Database.Statement;
     startedSessions: Database.Statement;
     due: Database.Statement;
     dueAfter: Database.Statement;
@@ -362,8 +386,12 @@ class SqliteStore implements Store {
       get: db.prepare(`SELECT ${CALLBACK_COLUMNS} FROM callbacks c WHERE c.id = ?`),
       // One JSON parse, in SQLite, for the four fields (several paths give a JSON array).
       holdings: db.prepare(
-        `SELECT gms, json_extract(state, '$.phase', '$.agentId', '$.customerCallId',
-           '$.agentCallId') AS held FROM callbacks WHERE id = ?`,
+        `SELECT gms, json_extract(state, ${HELD}) AS held FROM callbacks WHERE id = ?`,
+      ),
+      // Probes the primary key once per id of the JSON array.
+      holdingsOf: db.prepare(
+        `SELECT id, gms, json_extract(state, ${HELD}) AS held FROM callbacks
+         WHERE id IN (SELECT value FROM json_each(?))`,
       ),
       startedSessions: db.prepare(
         `SELECT ${CALLBACK_COLUMNS} FROM callbacks c INDEXED BY callbacks_started_id
@@ -838,18 +866,19 @@ class SqliteStore implements Store {
 
   holdings(id: string): SessionHoldings | undefined {
     return this.read('holdings', () => {
-      const row = this.s.holdings.get(id) as { gms: GmsState; held: string } | undefined;
-      if (!row) return undefined;
-      const [phase, agentId, customerCallId, agentCallId] = JSON.parse(row.held) as [
-        SessionState['phase'],
-        string | null,
-        string | null,
-        string | null,
-      ];
-      const out: SessionHoldings = { gms: row.gms, phase };
-      if (agentId !== null) out.agentId = agentId;
-      if (customerCallId !== null) out.customerCallId = customerCallId;
-      if (agentCallId !== null) out.agentCallId = agentCallId;
+      const row = this.s.holdings.get(id) as HeldRow | undefined;
+      return row ? toHoldings(row) : undefined;
+    });
+  }
+
+  holdingsOf(ids: readonly string[]): Map<string, SessionHoldings> {
+    return this.read('holdingsOf', () => {
+      const out = new Map<string, SessionHoldings>();
+      if (ids.length === 0) return out;
+      for (const row of this.s.holdingsOf.all(JSON.stringify(ids)) as Array<
+        HeldRow & { id: string }
+      >)
+        out.set(row.id, toHoldings(row));
       return out;
     });
   }

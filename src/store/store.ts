@@ -134,6 +134,8 @@ export interface Store {
   serviceOf(id: string): string | undefined;
   /** The agent and calls a session holds, without decoding the whole row. */
   holdings(id: string): SessionHoldings | undefined;
+  /** `holdings` of many callbacks in one read; unknown ids are absent from the map. */
+  holdingsOf(ids: readonly string[]): Map<string, SessionHoldings>;
   /**
    * Query by any stored key: `_id`, `_callback_state`, `_callback_reason`, `_customer_number`,
    * `_desired_time` (ISO 8601 or epoch ms), `_service_name`, `_target`, or any user-data key.

@@ -2,14 +2,14 @@
 // in order, not one nact turn (one event-loop turn) per request; once closed it takes nothing.
 
 import { strict as assert } from 'node:assert';
-import { EwtBoard, spawnAgentPool } from '../../src/actors/agent-pool-actor';
+import { EwtBoard, spawnAgentPool, type PoolDeps } from '../../src/actors/agent-pool-actor';
 import { VirtualClock } from '../../src/clock';
 import { AgentPool, type Grant } from '../../src/domain/agent-pool';
 import { silentLogger } from '../../src/logger';
 
 const T0 = Date.UTC(2030, 0, 7, 9);
 
-function setup(agents: number) {
+function setup(agents: number, stillHeld?: PoolDeps['stillHeld']) {
   const clock = new VirtualClock(T0);
   const pool = new AgentPool({ reservationTimeoutMs: 60_000, wrapUpMs: 0 });
   for (let i = 1; i <= agents; i++)
@@ -21,12 +21,12 @@ function setup(agents: number) {
     logger: silentLogger(),
     granted: (g) => granted.push(g),
     lost: () => undefined,
-    stillHolds: () => true,
+    stillHeld: stillHeld ?? ((held) => new Set(held.map((h) => h.callbackId))),
     ewt: new EwtBoard(),
     reconcileEveryMs: 30_000,
     defaultHandleMs: 180_000,
   });
-  return { inbox, granted };
+  return { inbox, granted, pool, clock };
 }
 
 const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -57,6 +57,29 @@ describe('agent pool inbox', function () {
       inbox.send({ type: 'withdraw', callbackId: 'cb1' });
       await nextTurn();
       assert.deepEqual(granted, []);
+    } finally {
+      inbox.close();
+    }
+  });
+
+  it('reconciles every settled holding in one question and releases the agents nobody holds', async function () {
+    const asked: string[][] = [];
+    const { inbox, pool, clock } = setup(3, (held) => {
+      asked.push(held.map((h) => h.callbackId));
+      return new Set(['cb1']);
+    });
+    try {
+      inbox.send({ type: 'request', callbackId: 'cb1', target: 't', priority: 0 });
+      inbox.send({ type: 'request', callbackId: 'cb2', target: 't', priority: 0 });
+      await nextTurn();
+      clock.advanceTo(T0 + 30_000);
+      inbox.send({ type: 'request', callbackId: 'cb3', target: 't', priority: 0 });
+      inbox.send({ type: 'reconcile' });
+      await nextTurn();
+      assert.deepEqual(asked, [['cb1', 'cb2']], 'the fresh grant of cb3 is not asked about');
+      const holders = new Map(pool.holdings().map((h) => [h.callbackId, h.agentId]));
+      assert.deepEqual([...holders.keys()].sort(), ['cb1', 'cb3'], 'cb2’s agent was released');
+      assert.equal(pool.figures('t').ready, 1);
     } finally {
       inbox.close();
     }

@@ -151,6 +151,29 @@ describe('SQLite store', () => {
       assert.equal(store.holdings('nope'), undefined);
     });
 
+    it('tells what many sessions hold in one read, leaving out unknown ids', () => {
+      const store = open();
+      store.insertCallback(row('cb1'));
+      store.insertCallback(row('cb2'));
+      store.saveSession(
+        'cb2',
+        { ...session('cb2', 'sales', 'talking'), agentId: 'a2', customerCallId: 'cb2-c1' },
+        null,
+        null,
+        T0 + MIN,
+      );
+      const got = store.holdingsOf(['cb1', 'cb2', 'nope']);
+      assert.deepEqual(
+        [...got],
+        [
+          ['cb1', { gms: 'SCHEDULED', phase: 'waiting-start' }],
+          ['cb2', { gms: 'PROCESSING', phase: 'talking', agentId: 'a2', customerCallId: 'cb2-c1' }],
+        ],
+      );
+      assert.deepEqual(got.get('cb2'), store.holdings('cb2'));
+      assert.equal(store.holdingsOf([]).size, 0);
+    });
+
     it('saves a new state with its event in the history', () => {
       const store = open();
       store.insertCallback(row('cb1', { nextWakeAt: T0 + MIN }));

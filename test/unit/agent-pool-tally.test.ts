@@ -91,19 +91,43 @@ describe('agent pool figures', () => {
         );
         const reachable = new Map<string, boolean>();
         const deadlines = new Map<string, number>();
+        const targetOf = new Map<string, string>();
         let now = T0;
         for (const o of ops) {
           now += 7_000;
           switch (o.op) {
             case 'request':
+              if (p.position(o.cb).position === 0) targetOf.set(o.cb, o.target);
               p.request(o.cb, o.target, o.priority);
               break;
             case 'withdraw':
               p.withdraw(o.cb);
               break;
-            case 'match':
-              for (const g of p.match(now)) deadlines.set(g.agentId, now + 30_000);
+            case 'match': {
+              const before = p.list();
+              const taken = new Set<string>();
+              for (const g of p.match(now)) {
+                deadlines.set(g.agentId, now + 30_000);
+                // Each grant goes to the longest-idle agent still free for its target.
+                const target = targetOf.get(g.callbackId)!;
+                const free = before.filter(
+                  (a) =>
+                    a.state === 'ready' &&
+                    reachable.get(a.id) !== false &&
+                    a.groups.includes(target) &&
+                    !taken.has(a.id),
+                );
+                const longest = Math.min(...free.map((a) => a.since));
+                assert.equal(free.find((a) => a.id === g.agentId)?.since, longest);
+                taken.add(g.agentId);
+              }
+              // And nobody is left waiting while an agent of its target is free.
+              for (const c of CALLBACKS) {
+                const t = p.position(c).target;
+                if (t) assert.equal(recount(p, t, reachable).ready, 0, `${c} waits for ${t}`);
+              }
               break;
+            }
             case 'release':
               p.release(o.agent, o.cb, o.outcome, now);
               break;
