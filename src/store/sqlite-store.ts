@@ -343,11 +343,12 @@ class SqliteStore implements Store {
       fn: () => T,
     ) => T;
     this.s = {
+      // Positional parameters: binding fourteen named ones looks each name up in an object,
+      // which cost a create about 2 µs more (see insertCallback for the order).
       insertCallback: db.prepare(
         `INSERT INTO callbacks (id, service, gms, reason, customer_number, desired_time, slot_start,
            target, created_at, updated_at, next_wake_at, state, options_id, user_data)
-         VALUES (@id, @service, @gms, @reason, @customerNumber, @desiredTime, @slotStart,
-           @target, @createdAt, @updatedAt, @nextWakeAt, @state, @optionsId, @userData)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       insertData: db.prepare(
         'INSERT INTO callback_data (callback_id, key, value) VALUES (?, ?, ?)',
@@ -639,21 +640,23 @@ class SqliteStore implements Store {
   insertCallback(row: CallbackRow, booking?: Booking): void {
     this.write('insertCallback', () => {
       if (booking) this.takeSeat(row.id, row.service, booking);
-      this.s.insertCallback.run({
-        id: row.id,
-        service: row.service,
-        gms: row.gms,
-        reason: row.reason,
-        customerNumber: row.customerNumber,
-        desiredTime: row.desiredTime,
-        slotStart: booking ? booking.slotStart : row.slotStart,
-        target: row.target,
-        createdAt: row.createdAt,
-        updatedAt: row.updatedAt,
-        nextWakeAt: row.nextWakeAt,
-        ...this.encodeState(row.state),
-        userData: JSON.stringify(row.userData),
-      });
+      const encoded = this.encodeState(row.state);
+      this.s.insertCallback.run(
+        row.id,
+        row.service,
+        row.gms,
+        row.reason,
+        row.customerNumber,
+        row.desiredTime,
+        booking ? booking.slotStart : row.slotStart,
+        row.target,
+        row.createdAt,
+        row.updatedAt,
+        row.nextWakeAt,
+        encoded.state,
+        encoded.optionsId,
+        JSON.stringify(row.userData),
+      );
       this.insertUserData(row.id, row.userData);
       if (this.keepHistory)
         this.s.insertEvent.run(row.id, row.createdAt, null, row.gms, row.state.phase);
