@@ -3,6 +3,13 @@
 // also copies the WAL into the database file and syncs it. A worker thread with its own
 // connection runs PASSIVE checkpoints instead: they never block the writer (nor wait for it),
 // and the writer reuses the WAL from its start once a checkpoint has caught up.
+// Under a steady stream of writes a PASSIVE checkpoint never quite catches up (the writer
+// appends while it copies), so SQLite never starts the WAL over and the file grows as long as
+// the stream lasts: 800 MB in 8 s of creates at full rate. Once the WAL is past
+// `restartFrames`, the worker therefore ends a pass that left little to copy with a RESTART
+// checkpoint, which copies the rest and makes the next writer start the WAL over (the store's
+// journal_size_limit then cuts the file back). It holds the writer back while it copies, hence
+// "little": and only when the WAL is four times too long does it wait for no such moment.
 // If the worker cannot run (no write access, no threads), the store checkpoints as before.
 
 import { Worker } from 'node:worker_threads';
@@ -10,6 +17,12 @@ import type { Logger } from '../logger';
 
 /** How often the worker checkpoints. */
 const DEFAULT_INTERVAL_MS = 250;
+/** WAL frames past which the worker makes the WAL start over: 64 MiB of 4 KiB pages. */
+const DEFAULT_RESTART_FRAMES = 16_384;
+/** Frames left behind by a pass that a RESTART may copy while the writer waits: 8 MiB. */
+const LITTLE_LEFT = 2_000;
+/** How long a pass keeps trying to catch the writer between two transactions. */
+const RESTART_TRY_MS = 50;
 /** How long closing the store waits for the worker to close its connection. */
 const STOP_WAIT_MS = 2000;
 
@@ -28,9 +41,16 @@ try {
 }
 parentPort.postMessage({ type: 'ready' });
 let failures = 0;
+const { restartFrames, littleLeft, restartTryMs } = workerData;
 const timer = setInterval(() => {
   try {
-    db.pragma('wal_checkpoint(PASSIVE)');
+    const r = db.pragma('wal_checkpoint(PASSIVE)')[0];
+    if (r.log >= restartFrames && (r.log - r.checkpointed <= littleLeft || r.log >= 4 * restartFrames)) {
+      // A busy writer lets go of its lock only for a moment between two transactions: SQLite's
+      // busy handler, which sleeps between tries, would miss it. Tries in a loop instead.
+      const until = Date.now() + restartTryMs;
+      while (db.pragma('wal_checkpoint(RESTART)')[0].busy && Date.now() < until);
+    }
     failures = 0;
   } catch (err) {
     // SQLITE_BUSY: another checkpoint runs; anything else is reported once it repeats.
@@ -63,6 +83,8 @@ export function startCheckpointer(opts: {
   logger: Logger;
   onUnavailable: () => void;
   intervalMs?: number;
+  /** WAL frames past which the WAL is made to start over (default 16,384). */
+  restartFrames?: number;
 }): Checkpointer {
   let stopped = false;
   let fellBack = false;
@@ -81,6 +103,9 @@ export function startCheckpointer(opts: {
         file: opts.file,
         driver: require.resolve('better-sqlite3'),
         intervalMs: opts.intervalMs ?? DEFAULT_INTERVAL_MS,
+        restartFrames: opts.restartFrames ?? DEFAULT_RESTART_FRAMES,
+        littleLeft: Math.min(LITTLE_LEFT, opts.restartFrames ?? LITTLE_LEFT),
+        restartTryMs: RESTART_TRY_MS,
         closed,
       },
     });

@@ -54,6 +54,8 @@ export interface SqliteStoreOptions {
   checkpointWorker?: boolean;
   /** How often the worker checkpoints; default 250 ms. */
   checkpointIntervalMs?: number;
+  /** WAL frames past which the worker makes the WAL start over (see checkpointer.ts). */
+  walRestartFrames?: number;
   /**
    * A file store's tick gathers writes for more turns of the event loop while each turn brings
    * more, up to this long (default 2 ms; 0 commits after one turn). Every commit writes its
@@ -335,6 +337,7 @@ class SqliteStore implements Store {
           if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000');
         },
         intervalMs: opts.checkpointIntervalMs,
+        restartFrames: opts.walRestartFrames,
       });
     }
 

@@ -1030,6 +1030,30 @@ describe('SQLite store checkpoints', () => {
     }
   });
 
+  it('keeps the WAL bounded under a steady stream of writes', async function () {
+    this.timeout(20_000);
+    // 1,000 frames of 4 KiB: the WAL should start over near 4 MB, and never pass four times.
+    const store = openSqliteStore({ dir, walRestartFrames: 1000, checkpointIntervalMs: 50 });
+    try {
+      let written = 0;
+      let largest = 0;
+      const until = Date.now() + 3000;
+      while (Date.now() < until) {
+        store.transaction(() => {
+          for (let i = 0; i < 40; i++)
+            store.insertCallback(row(`s${written++}`, { userData: { note: 'x'.repeat(400) } }));
+        });
+        await new Promise((r) => setImmediate(r));
+        largest = Math.max(largest, size('dialback.db-wal'));
+      }
+      assert.ok(size('dialback.db') > 20_000_000, `the stream wrote ${size('dialback.db')} B`);
+      assert.ok(largest < 16_500_000, `the WAL reached ${largest} B`);
+      assert.equal(store.get(`s${written - 1}`)?.id, `s${written - 1}`);
+    } finally {
+      store.close();
+    }
+  });
+
   it('checkpoints inside commits as SQLite does by default when asked to', () => {
     const store = openSqliteStore({ dir, checkpointWorker: false });
     try {
