@@ -15,6 +15,7 @@ import {
   numFlag,
   printTable,
   round,
+  serviceCode,
   startChild,
   tempDir,
   timeByArea,
@@ -254,7 +255,14 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
   const ratio = (xs: Run[], ys: Run[]): number =>
     round(median(xs.map((x, i) => x.reqPerSec / ys[i].reqPerSec)), 3);
   const result = {
-    settings: { runs, durationS: duration, connections, pipelining: 1, keepAlive: true },
+    settings: {
+      runs,
+      durationS: duration,
+      connections,
+      pipelining: 1,
+      keepAlive: true,
+      code: serviceCode(),
+    },
     create: c,
     createScheduled: cs,
     availability: a,

@@ -16,6 +16,7 @@ import {
   numFlag,
   printTable,
   round,
+  serviceCode,
   rssOf,
   sleep,
   startChild,
@@ -114,7 +115,13 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
     }
     const med = (xs: ColdStart[], k: keyof ColdStart): number => median(xs.map((x) => x[k]));
     const result = {
-      settings: { count, batch, runs, dueSpread: '10 min .. 30 days ahead' },
+      settings: {
+        count,
+        batch,
+        runs,
+        dueSpread: '10 min .. 30 days ahead',
+        code: serviceCode(),
+      },
       insert: ins,
       storeMiB: round(dbBytes / MiB, 0),
       restart: {

@@ -4,7 +4,6 @@
 
 import path from 'node:path';
 import { renderReport } from '../src/simulate/report';
-import { runSimulation } from '../src/simulate/run';
 import { loadScenario } from '../src/simulate/scenario';
 import {
   ROOT,
@@ -14,9 +13,20 @@ import {
   numFlag,
   printTable,
   round,
+  serviceCode,
   writeResult,
 } from './lib/common';
 import fs from 'node:fs';
+
+// The runner as `dialback simulate` runs it: compiled when there is a fresh build.
+const code = serviceCode();
+const { runSimulation } = (
+  code === 'dist'
+    ? // eslint-disable-next-line @typescript-eslint/no-require-imports
+      require('../dist/simulate/run')
+    : // eslint-disable-next-line @typescript-eslint/no-require-imports
+      require('../src/simulate/run')
+) as typeof import('../src/simulate/run');
 
 export async function main(argv = process.argv.slice(2)): Promise<Record<string, unknown>> {
   const f = flags(argv);
@@ -45,7 +55,7 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
   fs.writeFileSync(path.join(RESULTS_DIR, 'sim-day.html'), renderReport(last));
   const connected = last.outcomes.filter((o) => o.reason === 'AGENT_CONNECTED').length;
   const result = {
-    settings: { bookings, agents, runs, handleS: scenario.handle_time_s },
+    settings: { bookings, agents, runs, handleS: scenario.handle_time_s, code },
     wallSeconds: round(median(walls), 1),
     runs: walls.map((w) => round(w, 1)),
     steps: last.steps,

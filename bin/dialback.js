@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 'use strict';
-// Runs the compiled CLI when a build exists, the TypeScript sources otherwise.
-const fs = require('node:fs');
+// Runs the compiled CLI when `dist/` holds a build of the current sources (see build-state.js),
+// the TypeScript sources otherwise: a build left behind by older sources never runs.
 const path = require('node:path');
-const built = path.join(__dirname, '..', 'dist', 'cli.js');
-if (fs.existsSync(built) && !process.env.DIALBACK_FROM_SOURCE) {
-  require(built);
+const { buildIsFresh } = require('./build-state');
+if (!process.env.DIALBACK_FROM_SOURCE && buildIsFresh()) {
+  require(path.join(__dirname, '..', 'dist', 'cli.js'));
 } else {
   require('tsx/cjs');
   require(path.join(__dirname, '..', 'src', 'cli.ts'));
