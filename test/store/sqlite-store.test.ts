@@ -1031,14 +1031,16 @@ describe('SQLite store checkpoints', () => {
   });
 
   it('keeps the WAL bounded under a steady stream of writes', async function () {
-    this.timeout(20_000);
-    // 1,000 frames of 4 KiB: the WAL should start over near 4 MB, and never pass four times.
+    this.timeout(40_000);
+    // 1,000 frames of 4 KiB: the WAL should start over near 4 MB. It may overshoot by what the
+    // writer adds while a checkpoint waits for it, never by the whole stream (without the
+    // restarts it held all of it: 222 MB after 3 s).
     const store = openSqliteStore({ dir, walRestartFrames: 1000, checkpointIntervalMs: 50 });
     try {
       let written = 0;
       let largest = 0;
-      const until = Date.now() + 3000;
-      while (Date.now() < until) {
+      const until = Date.now() + 30_000;
+      while (size('dialback.db') < 100_000_000 && Date.now() < until) {
         store.transaction(() => {
           for (let i = 0; i < 40; i++)
             store.insertCallback(row(`s${written++}`, { userData: { note: 'x'.repeat(400) } }));
@@ -1046,8 +1048,8 @@ describe('SQLite store checkpoints', () => {
         await new Promise((r) => setImmediate(r));
         largest = Math.max(largest, size('dialback.db-wal'));
       }
-      assert.ok(size('dialback.db') > 20_000_000, `the stream wrote ${size('dialback.db')} B`);
-      assert.ok(largest < 16_500_000, `the WAL reached ${largest} B`);
+      assert.ok(size('dialback.db') >= 100_000_000, `the stream wrote ${size('dialback.db')} B`);
+      assert.ok(largest < 50_000_000, `the WAL reached ${largest} B`);
       assert.equal(store.get(`s${written - 1}`)?.id, `s${written - 1}`);
     } finally {
       store.close();
