@@ -136,7 +136,7 @@ export class Engine implements CallbackEngine {
   /** Live session actors by callback id: messages go straight to them (see route). */
   private readonly live = new Map<string, Ref<SessionMsg>>();
   /**
-   * Callbacks whose session stopped COMPLETED, lately. A completed session ignores telephony
+   * Callbacks whose COMPLETED state was committed, lately. A completed session ignores telephony
    * events and timers (the hang-up of its last leg comes after it ended): those are dropped
    * here rather than loading the session again only to ignore them.
    */
@@ -234,10 +234,10 @@ export class Engine implements CallbackEngine {
       agentEndpoint: (agentId) => this.pool.get(agentId)?.endpoint,
       oweHangup: (callId) => this.owedHangups.add(callId),
       reroute: (id, msg) => this.route(id, msg),
-      stopped: (id, ref, completed) => {
+      stopped: (id, ref) => {
         if (this.live.get(id) === ref) this.live.delete(id);
-        if (completed) this.completed.set(id, true);
       },
+      completed: (id) => this.completed.set(id, true),
       idleMs: deps.idleMs ?? 30_000,
     };
     this.sessionDeps = sessionDeps;

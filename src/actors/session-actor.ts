@@ -68,9 +68,10 @@ export interface SessionDeps {
   /**
    * Called when the actor decides to stop, before any later message could reach it: the
    * engine routes to live actors directly and must forget this one at that very moment.
-   * `completed`: the callback is COMPLETED, which is final.
    */
-  stopped: (id: string, ref: Ref<SessionMsg>, completed: boolean) => void;
+  stopped: (id: string, ref: Ref<SessionMsg>) => void;
+  /** The callback's COMPLETED state is committed: nothing but a request can change it now. */
+  completed: (id: string) => void;
   idleMs: number;
 }
 
@@ -190,11 +191,18 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
       dispatch(me, { type: 'idle' });
     });
   };
-  const retire = (me: Ref<SessionMsg>, completed = false): void => {
+  const retire = (me: Ref<SessionMsg>): void => {
     if (idleTimer) clock.clearTimer(idleTimer);
     idleTimer = undefined;
-    deps.stopped(id, me, completed);
+    deps.stopped(id, me);
     stop(me);
+  };
+  /** Stops a session that ended, and tells the engine once its ending is committed. */
+  const retireCompleted = (me: Ref<SessionMsg>): void => {
+    retire(me);
+    store.afterCommit((err) => {
+      if (!err) deps.completed(id);
+    });
   };
 
   /** Applies one event: transition, persist, then effects. Returns the new live state. */
@@ -577,7 +585,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
               busy: cur.state.phase === 'talking',
             });
           const next = apply(cur, msg.event, me, msg.reply);
-          if (next.state.phase === 'completed') retire(me, true);
+          if (next.state.phase === 'completed') retireCompleted(me);
           return next;
         }
         case 'reschedule': {
@@ -638,7 +646,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
             const at = nextWake(cur.state);
             if (at !== undefined) dispatch(deps.timer, { type: 'schedule', id, at });
           }
-          if (cur.state.phase === 'completed') retire(me, true);
+          if (cur.state.phase === 'completed') retireCompleted(me);
           return cur;
         }
         default:
@@ -648,7 +656,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
     id,
     {
       onCrash: (msg, err, ctx) => {
-        deps.stopped(id, ctx.self as Ref<SessionMsg>, false);
+        deps.stopped(id, ctx.self as Ref<SessionMsg>);
         if (idleTimer) clock.clearTimer(idleTimer);
         deps.logger.error(
           { err, callbackId: id, msg: (msg as SessionMsg | undefined)?.type },

@@ -3,6 +3,7 @@
 
 import { strict as assert } from 'node:assert';
 import sinon from 'sinon';
+import { openSqliteStore } from '../../src/store/sqlite-store';
 import { advance, settle } from '../helpers/settle';
 import { BUSY, Harness, HUMAN, MACHINE, START } from './engine-harness';
 
@@ -347,6 +348,40 @@ describe('session lifetime', function () {
     await assert.rejects(h.engine.action(id, 'connect', {}), {
       name: 'CallbackExceptionInvalidState',
     });
+  });
+
+  it('takes a completion as final only once its write is committed', async () => {
+    // The store reports every commit as failed once `failing` is set (the rows are written
+    // all the same): the session must not be remembered as completed on its word.
+    let failing = false;
+    const inner = openSqliteStore({ file: ':memory:' });
+    const store = new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop === 'afterCommit')
+          return (cb: (err?: Error) => void) =>
+            inner.afterCommit((err) => cb(failing ? new Error('commit failed') : err));
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as () => unknown).bind(target) : v;
+      },
+    });
+    h = await new Harness({
+      service: { _wait_for_agent: false, _wait_for_user_confirm: false },
+      agents: [{ id: 'agent1', handleTimeMs: 120_000 }],
+      store,
+      idleMs: 10_000,
+    }).start();
+    const id = await h.create({});
+    await h.until(() => h.state(id) === 'PROCESSING', 'PROCESSING');
+    failing = true;
+    const lookUps = sinon.spy(h.store, 'serviceOf');
+    await h.until(() => h.state(id) === 'COMPLETED', 'COMPLETED', 600_000);
+    // The failed commit kept the session from hanging up the other leg: its far end does.
+    for (const c of h.telephony.calls())
+      if (c.status !== 'ended') await h.telephony.hangup(c.callId);
+    await advance(h.clock, 60_000);
+    assert.ok(lookUps.callCount > 0, 'the late hang-up went to the session, not dropped');
+    // The failed commits were logged as errors, as they should be.
+    h.errors.length = 0;
   });
 
   it('stops an idle session that has no call up', async () => {
