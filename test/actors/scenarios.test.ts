@@ -384,6 +384,33 @@ describe('session lifetime', function () {
     h.errors.length = 0;
   });
 
+  it('releases no agent when reconciliation cannot read the sessions', async () => {
+    const inner = openSqliteStore({ file: ':memory:' });
+    let reads = 0;
+    const store = new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop === 'holdingsOf')
+          return () => {
+            reads++;
+            throw new Error('disk I/O error');
+          };
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as () => unknown).bind(target) : v;
+      },
+    });
+    h = await new Harness({
+      service: { _wait_for_agent: false, _wait_for_user_confirm: false },
+      agents: [{ id: 'agent1', handleTimeMs: 300_000 }],
+      store,
+    }).start();
+    const id = await h.create({});
+    await h.until(() => h.state(id) === 'PROCESSING', 'PROCESSING');
+    await advance(h.clock, 120_000);
+    assert.ok(reads > 0, 'reconciliation asked');
+    assert.equal(h.engine.pool.get('agent1')?.state, 'busy', 'the agent is still on the call');
+    assert.equal(await h.complete(id), 'AGENT_CONNECTED');
+  });
+
   it('stops an idle session that has no call up', async () => {
     h = await new Harness({
       service: { _wait_for_agent: true, _wait_for_user_confirm: false },
