@@ -99,8 +99,7 @@ export class AgentPool {
     };
     this.agents.set(cfg.id, a);
     this.count(a, 1);
-    if (state === 'reserved' || state === 'wrap-up') this.timed.add(a);
-    if (state === 'ready') this.ready.add(a);
+    this.file(a);
     this.targetList = undefined;
   }
 
@@ -377,9 +376,14 @@ export class AgentPool {
     a.state = state;
     a.since = now;
     this.count(a, 1);
-    if (state === 'reserved' || state === 'wrap-up') this.timed.add(a);
+    this.file(a);
+  }
+
+  /** Files the agent in the sets its state puts it in, and out of the others. */
+  private file(a: AgentRecord): void {
+    if (a.state === 'reserved' || a.state === 'wrap-up') this.timed.add(a);
     else this.timed.delete(a);
-    if (state === 'ready') this.ready.add(a);
+    if (a.state === 'ready') this.ready.add(a);
     else this.ready.delete(a);
   }
 }
