@@ -25,12 +25,17 @@ function buildIsFresh() {
   }
 }
 
+/** Whether the `dialback` bin runs `dist/`: a fresh build, unless DIALBACK_FROM_SOURCE is set. */
+function runsBuild() {
+  return !process.env.DIALBACK_FROM_SOURCE && buildIsFresh();
+}
+
 /** Stamps the build just made: called by `npm run build` after tsc succeeded. */
 function stampBuild() {
   fs.writeFileSync(STAMP, `${new Date().toISOString()}\n`);
 }
 
-module.exports = { buildIsFresh, stampBuild };
+module.exports = { buildIsFresh, runsBuild, stampBuild };
 
 if (require.main === module) {
   const arg = process.argv[2];

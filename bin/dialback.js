@@ -3,8 +3,8 @@
 // Runs the compiled CLI when `dist/` holds a build of the current sources (see build-state.js),
 // the TypeScript sources otherwise: a build left behind by older sources never runs.
 const path = require('node:path');
-const { buildIsFresh } = require('./build-state');
-if (!process.env.DIALBACK_FROM_SOURCE && buildIsFresh()) {
+const { runsBuild } = require('./build-state');
+if (runsBuild()) {
   require(path.join(__dirname, '..', 'dist', 'cli.js'));
 } else {
   require('tsx/cjs');

@@ -7,17 +7,16 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { buildIsFresh } from '../../bin/build-state';
+import { runsBuild } from '../../bin/build-state';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 
 /**
- * What the service runs, as the `dialback` bin chooses: the compiled build when `dist/` holds
- * one of the current sources (`npm run build`, which the bench scripts run first), the
- * TypeScript sources through tsx otherwise or when DIALBACK_FROM_SOURCE is set.
+ * What the service runs, as the `dialback` bin chooses (`runsBuild`): the compiled build of
+ * the current sources (`npm run build`, which the bench scripts run first), or the sources.
  */
 export function serviceCode(): 'dist' | 'src' {
-  return !process.env.DIALBACK_FROM_SOURCE && buildIsFresh() ? 'dist' : 'src';
+  return runsBuild() ? 'dist' : 'src';
 }
 export const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
 
