@@ -771,8 +771,9 @@ class SqliteStore implements Store {
     previous?: SessionState,
   ): void {
     const encoded = this.encodeState(state);
-    // Most saves change neither the GMS state, the reason nor the options: one statement then.
-    // Otherwise one statement writes all of them, the status columns only where they differ.
+    // Most saves change neither the GMS state, the reason nor the options: the state alone is
+    // written then. Otherwise, or when the previous state is not known, one statement writes
+    // the state and all three status columns.
     const sameStatus =
       previous !== undefined &&
       previous.gms === state.gms &&
