@@ -5,7 +5,8 @@ import { strict as assert } from 'node:assert';
 import sinon from 'sinon';
 import { openSqliteStore } from '../../src/store/sqlite-store';
 import { advance, settle } from '../helpers/settle';
-import { BUSY, Harness, HUMAN, MACHINE, START } from './engine-harness';
+import type { Store } from '../../src/store/store';
+import { BUSY, Harness, HUMAN, MACHINE, START, type HarnessOptions } from './engine-harness';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -320,6 +321,28 @@ describe('engine EWT from an outside source', function () {
   });
 });
 
+/** A service that dials at once (Not Delayed) and one agent, whose calls last `talkMs`. */
+function oneAgent(talkMs: number, more: HarnessOptions = {}): Promise<Harness> {
+  return new Harness({
+    service: { _wait_for_agent: false, _wait_for_user_confirm: false },
+    agents: [{ id: 'agent1', handleTimeMs: talkMs }],
+    ...more,
+  }).start();
+}
+
+/** An in-memory store with some of its methods replaced (`replace` gets the real store). */
+function storeWith(replace: (inner: Store) => Partial<Record<keyof Store, unknown>>): Store {
+  const inner = openSqliteStore({ file: ':memory:' });
+  const replaced = replace(inner);
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop in replaced) return replaced[prop as keyof Store];
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as () => unknown).bind(target) : v;
+    },
+  });
+}
+
 describe('session lifetime', function () {
   let h: Harness;
   afterEach(async () => {
@@ -328,11 +351,7 @@ describe('session lifetime', function () {
   });
 
   it('keeps a session on a call past the idle time, and no late event of a completed one loads it again', async () => {
-    h = await new Harness({
-      service: { _wait_for_agent: false, _wait_for_user_confirm: false },
-      agents: [{ id: 'agent1', handleTimeMs: 120_000 }],
-      idleMs: 10_000,
-    }).start();
+    h = await oneAgent(120_000, { idleMs: 10_000 });
     const id = await h.create({});
     await h.until(() => h.state(id) === 'PROCESSING', 'PROCESSING');
     await advance(h.clock, 60_000);
@@ -354,22 +373,11 @@ describe('session lifetime', function () {
     // The store reports every commit as failed once `failing` is set (the rows are written
     // all the same): the session must not be remembered as completed on its word.
     let failing = false;
-    const inner = openSqliteStore({ file: ':memory:' });
-    const store = new Proxy(inner, {
-      get(target, prop, receiver) {
-        if (prop === 'afterCommit')
-          return (cb: (err?: Error) => void) =>
-            inner.afterCommit((err) => cb(failing ? new Error('commit failed') : err));
-        const v = Reflect.get(target, prop, receiver) as unknown;
-        return typeof v === 'function' ? (v as () => unknown).bind(target) : v;
-      },
-    });
-    h = await new Harness({
-      service: { _wait_for_agent: false, _wait_for_user_confirm: false },
-      agents: [{ id: 'agent1', handleTimeMs: 120_000 }],
-      store,
-      idleMs: 10_000,
-    }).start();
+    const store = storeWith((inner) => ({
+      afterCommit: (cb: (err?: Error) => void) =>
+        inner.afterCommit((err) => cb(failing ? new Error('commit failed') : err)),
+    }));
+    h = await oneAgent(120_000, { store, idleMs: 10_000 });
     const id = await h.create({});
     await h.until(() => h.state(id) === 'PROCESSING', 'PROCESSING');
     failing = true;
@@ -385,24 +393,14 @@ describe('session lifetime', function () {
   });
 
   it('releases no agent when reconciliation cannot read the sessions', async () => {
-    const inner = openSqliteStore({ file: ':memory:' });
     let reads = 0;
-    const store = new Proxy(inner, {
-      get(target, prop, receiver) {
-        if (prop === 'holdingsOf')
-          return () => {
-            reads++;
-            throw new Error('disk I/O error');
-          };
-        const v = Reflect.get(target, prop, receiver) as unknown;
-        return typeof v === 'function' ? (v as () => unknown).bind(target) : v;
+    const store = storeWith(() => ({
+      holdingsOf: () => {
+        reads++;
+        throw new Error('disk I/O error');
       },
-    });
-    h = await new Harness({
-      service: { _wait_for_agent: false, _wait_for_user_confirm: false },
-      agents: [{ id: 'agent1', handleTimeMs: 300_000 }],
-      store,
-    }).start();
+    }));
+    h = await oneAgent(300_000, { store });
     const id = await h.create({});
     await h.until(() => h.state(id) === 'PROCESSING', 'PROCESSING');
     await advance(h.clock, 120_000);
@@ -412,11 +410,10 @@ describe('session lifetime', function () {
   });
 
   it('stops an idle session that has no call up', async () => {
-    h = await new Harness({
+    h = await oneAgent(300_000, {
       service: { _wait_for_agent: true, _wait_for_user_confirm: false },
-      agents: [{ id: 'agent1', handleTimeMs: 300_000 }],
       idleMs: 10_000,
-    }).start();
+    });
     const first = await h.create({});
     await h.until(() => h.state(first) === 'PROCESSING', 'the first callback talking');
     const second = await h.create({ _customer_number: '+33612345679' });
