@@ -110,6 +110,13 @@ function idRandom(): Uint8Array {
 
 /** Availability answers kept per service before the memo starts afresh. */
 const AVAILABILITY_MEMO_LIMIT = 128;
+
+/** The answers of one minute and one version of the seats (see Engine.reused). */
+interface Memo<T> {
+  stamp: string;
+  answers: Map<string, T>;
+}
+
 const CALL_ID = DIALBACK_CALL_ID;
 const BRIDGE_ID = /^(.+)-b$/;
 /** Request fields that are neither options nor user data. */
@@ -123,14 +130,11 @@ export class Engine implements CallbackEngine {
   private readonly system: Ref<unknown>;
   private readonly services = new Map<string, ServiceDefinition>();
   /** Recent availability answers per service (see availability). */
-  private readonly availabilityMemo = new WeakMap<
-    ServiceDefinition,
-    Map<string, AvailabilityResult>
-  >();
+  private readonly availabilityMemo = new WeakMap<ServiceDefinition, Memo<AvailabilityResult>>();
   /** Recent alternatives offered with a refusal, per service (see alternatives). */
   private readonly alternativesMemo = new WeakMap<
     ServiceDefinition,
-    Map<string, Record<string, number>>
+    Memo<Record<string, number>>
   >();
   private readonly supervisors = new Map<string, Ref<SupervisorMsg>>();
   /** Live session actors by callback id: messages go straight to them (see route). */
@@ -554,29 +558,30 @@ export class Engine implements CallbackEngine {
    * An answer about slots, reused until a seat changes or the clock enters another minute.
    * Slot starts and office-hours bounds are whole minutes, so every `now` strictly inside one
    * minute sees the same slots (a `now` exactly on a minute is its own case: a slot starting
-   * then is still offered). `parts` are what else the answer depends on.
+   * then is still offered). `parts` are what else the answer depends on. A memo holds only the
+   * answers of the current minute and seats: those of another can never be asked for again, so
+   * they go as soon as either changes instead of staying until the memo is full.
    */
   private reused<T>(
-    memos: WeakMap<ServiceDefinition, Map<string, T>>,
+    memos: WeakMap<ServiceDefinition, Memo<T>>,
     s: ServiceDefinition,
     parts: readonly unknown[],
     now: number,
     compute: () => T,
   ): T {
-    const key = [
-      ...parts,
-      now % 60_000 === 0 ? `=${now}` : Math.floor(now / 60_000),
-      this.deps.store.seatsVersion(),
-    ].join('|');
+    const stamp = `${now % 60_000 === 0 ? `=${now}` : Math.floor(now / 60_000)}|${this.deps.store.seatsVersion()}`;
+    const key = parts.join('|');
     let memo = memos.get(s);
-    const hit = memo?.get(key);
-    if (hit !== undefined) return hit;
+    if (memo?.stamp === stamp) {
+      const hit = memo.answers.get(key);
+      if (hit !== undefined) return hit;
+    }
     const value = compute();
-    if (!memo || memo.size >= AVAILABILITY_MEMO_LIMIT) {
-      memo = new Map();
+    if (!memo || memo.stamp !== stamp || memo.answers.size >= AVAILABILITY_MEMO_LIMIT) {
+      memo = { stamp, answers: new Map() };
       memos.set(s, memo);
     }
-    memo.set(key, value);
+    memo.answers.set(key, value);
     return value;
   }
 

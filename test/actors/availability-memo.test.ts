@@ -2,7 +2,19 @@
 // hides a booking, a cancel, or a slot that has started.
 
 import { strict as assert } from 'node:assert';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { Harness, START } from './engine-harness';
+
+/**
+ * A full garbage collection, without starting mocha with --expose-gc. It waits for a turn of
+ * the event loop first: a WeakRef keeps its target until the job that made or read it is over.
+ */
+async function collectGarbage(): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+  v8.setFlagsFromString('--expose-gc');
+  (vm.runInNewContext('gc') as () => void)();
+}
 
 const SLOT = 15 * 60_000;
 
@@ -46,6 +58,29 @@ describe('availability answers reused between changes', () => {
     assert.equal(capacityAt(slot), 3);
     h.clock.advance(1); // 1 ms after: gone
     assert.equal(capacityAt(slot), undefined);
+  });
+
+  it('lets go of the answers of earlier seats and minutes instead of keeping them until full', async () => {
+    // Held only through a WeakRef: once the memo drops it, a GC takes it.
+    const asked = (maxTimeSlots: number) =>
+      new WeakRef(h.engine.availability('svc', { ...window(), maxTimeSlots }));
+    const beforeBooking = [asked(1), asked(2), asked(3)];
+    await h.create({
+      _customer_number: '5001',
+      _desired_time: new Date(START + 2 * SLOT).toISOString(),
+    });
+    const afterBooking = asked(4);
+    await collectGarbage();
+    assert.deepEqual(
+      beforeBooking.map((r) => r.deref() === undefined),
+      [true, true, true],
+      'the answers from before the booking are gone',
+    );
+    assert.ok(afterBooking.deref(), 'the answer of the current seats is kept');
+    h.clock.advance(60_000);
+    asked(5);
+    await collectGarbage();
+    assert.equal(afterBooking.deref(), undefined, 'the answer of the minute before is gone');
   });
 
   it('keeps a widget polling without a start in step with the clock', () => {
