@@ -98,6 +98,8 @@ export function fromInject(o: InjectOptions): RawRequest {
 export interface HeapReading {
   heapUsedMiB: number;
   rssMiB: number;
+  /** V8's heap spaces in use (old, code, large objects...), used bytes in MiB. */
+  spacesMiB: Record<string, number>;
 }
 
 const mib = (b: number): number => Math.round((b / 2 ** 20) * 10) / 10;
@@ -117,8 +119,20 @@ export async function probeHeap(server: ServerProcess, file: string): Promise<He
   while (Date.now() < end) {
     await sleep(20);
     if (seqOf() > before) {
-      const m = JSON.parse(fs.readFileSync(file, 'utf8')) as { heapUsed: number; rss: number };
-      return { heapUsedMiB: mib(m.heapUsed), rssMiB: mib(m.rss) };
+      const m = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+        heapUsed: number;
+        rss: number;
+        spaces: Record<string, number>;
+      };
+      return {
+        heapUsedMiB: mib(m.heapUsed),
+        rssMiB: mib(m.rss),
+        spacesMiB: Object.fromEntries(
+          Object.entries(m.spaces)
+            .filter(([, v]) => v > 0)
+            .map(([k, v]) => [k, mib(v)]),
+        ),
+      };
     }
   }
   throw new Error('the server did not answer the heap probe (is test/chaos/gc-probe.ts loaded?)');

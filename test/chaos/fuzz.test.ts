@@ -90,12 +90,15 @@ describe('chaos: hostile input against a real server process', function () {
     const mix = new Mix(port, agent, SEED, HOSTILE_SHARE);
     process.stdout.write(`      fuzz seed ${SEED}\n`);
     // Sessions in flight finish and idle actors stop (idle_ms 500) before each reading.
-    const rest = async (): Promise<HeapReading> => {
+    const rest = async (): Promise<HeapReading & { sessionsLive: number }> => {
       await sleep(2000);
-      return restingHeap(server, heapFile);
+      const reading = await restingHeap(server, heapFile);
+      const metrics = await send(agent, port, { method: 'GET', path: '/metrics' });
+      const live = /^dialback_sessions_live (\d+)/m.exec(metrics.body);
+      return { ...reading, sessionsLive: Number(live?.[1] ?? -1) };
     };
     await mix.run(WARMUP, WORKERS);
-    const heap: Record<string, HeapReading> = { warmup: await rest() };
+    const heap: Record<string, HeapReading & { sessionsLive: number }> = { warmup: await rest() };
     for (let q = 1; q <= 4; q++) {
       await mix.run(RUNS / 4, WORKERS);
       heap[`q${q}`] = await rest();
@@ -190,6 +193,8 @@ describe('chaos: hostile input against a real server process', function () {
       unsafeCallerIds: callerIds.filter((x) => !SAFE_CALLER_ID.test(x)).length,
       heapMiB: Object.fromEntries(Object.entries(heap).map(([k, v]) => [k, v.heapUsedMiB])),
       rssMiB: Object.fromEntries(Object.entries(heap).map(([k, v]) => [k, v.rssMiB])),
+      spacesMiB: Object.fromEntries(Object.entries(heap).map(([k, v]) => [k, v.spacesMiB])),
+      sessionsLive: Object.fromEntries(Object.entries(heap).map(([k, v]) => [k, v.sessionsLive])),
       heapGrowthMiB: growth,
       heapBoundMiB: HEAP_BOUND_MIB,
       healthzAfter: health.status,
