@@ -92,6 +92,10 @@ export class FakeAri {
   refuseSubscriptions = false;
   /** Websocket upgrades are refused while true. */
   refuseWebsockets = false;
+  /** Event filters are refused (404), as by an Asterisk before 13.26 and 16.3, while true. */
+  refuseEventFilters = false;
+  /** Each app's allowed event types (PUT eventFilter); none or empty: every type is sent. */
+  readonly eventFilters = new Map<string, Set<string>>();
   /** Gap between replayed events. */
   eventGapMs = 2;
   /** How long a played sound lasts before PlaybackFinished. */
@@ -272,8 +276,12 @@ export class FakeAri {
       timestamp: new Date().toISOString(),
       ...event,
     });
-    for (const [ws, s] of this.sockets)
+    const type = String(event.type);
+    for (const [ws, s] of this.sockets) {
+      const allowed = this.eventFilters.get(s.app);
+      if (allowed?.size && !allowed.has(type)) continue;
       if (s.subscribed) for (let i = this.repeatEvents ? 2 : 1; i > 0; i--) ws.send(text);
+    }
   }
 
   // ---- HTTP --------------------------------------------------------------------------------------
@@ -297,15 +305,21 @@ export class FakeAri {
       res.on('close', () => this.hung.delete(res));
       return;
     }
-    req.resume();
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const [status, body] = this.route(method, url.pathname, url.searchParams);
+      const [status, body] = this.route(
+        method,
+        url.pathname,
+        url.searchParams,
+        Buffer.concat(chunks).toString('utf8'),
+      );
       if (body === undefined) res.writeHead(status).end();
       else res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     });
   }
 
-  private route(method: string, p: string, q: URLSearchParams): [number, unknown] {
+  private route(method: string, p: string, q: URLSearchParams, text = ''): [number, unknown] {
     const m = (re: RegExp): string[] | undefined => {
       const r = re.exec(p);
       return r ? r.slice(1).map(decodeURIComponent) : undefined;
@@ -313,6 +327,8 @@ export class FakeAri {
     let a: string[] | undefined;
     if (method === 'POST' && (a = m(/^\/ari\/applications\/([^/]+)\/subscription$/)))
       return this.subscribe(a[0] ?? '', q.getAll('eventSource'));
+    if (method === 'PUT' && (a = m(/^\/ari\/applications\/([^/]+)\/eventFilter$/)))
+      return this.filter(a[0] ?? '', text);
     if (method === 'POST' && p === '/ari/channels') return this.originate(q);
     if (method === 'GET' && p === '/ari/channels')
       return [200, [...this.channels.values()].map((c) => c.json)];
@@ -375,6 +391,24 @@ export class FakeAri {
         }),
       ];
     return [404, { message: `fake ARI: no route ${method} ${p}` }];
+  }
+
+  /** Like Asterisk: an `allowed` list of `{ type }` objects; an empty body clears the filter. */
+  private filter(app: string, text: string): [number, unknown] {
+    if (this.refuseEventFilters) return [404, { message: 'Not found' }];
+    if (![...this.sockets.values()].some((s) => s.app === app))
+      return [404, { message: `Application '${app}' not found` }];
+    let body: { allowed?: Array<{ type?: unknown }> };
+    try {
+      body = text ? (JSON.parse(text) as typeof body) : {};
+    } catch {
+      return [400, { message: 'fake ARI: the filter is not JSON' }];
+    }
+    const allowed = (body.allowed ?? []).map((x) => x.type);
+    if (allowed.some((t) => typeof t !== 'string'))
+      return [400, { message: 'fake ARI: every filter entry needs a type' }];
+    this.eventFilters.set(app, new Set(allowed as string[]));
+    return [200, { name: app, events_allowed: allowed.map((type) => ({ type })) }];
   }
 
   /** Like Asterisk: one eventSource value, comma-separated; repeated params are not combined. */

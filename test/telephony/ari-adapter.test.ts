@@ -5,7 +5,11 @@
 import { strict as assert } from 'node:assert';
 import { SystemClock } from '../../src/clock';
 import type { DialableNumber } from '../../src/domain/phone';
-import { AriTelephony, type AriTelephonyOptions } from '../../src/telephony/ari/ari-adapter';
+import {
+  ARI_EVENT_TYPES,
+  AriTelephony,
+  type AriTelephonyOptions,
+} from '../../src/telephony/ari/ari-adapter';
 import type { TelephonyEvent } from '../../src/telephony/port';
 import { isTelephonyError } from '../../src/telephony/telephony-error';
 import { FakeAri } from '../helpers/fake-ari';
@@ -410,6 +414,50 @@ describe('ARI adapter (fake asterisk)', function () {
   it('subscribes to channels and bridges only when no agents are configured', async function () {
     w = await world({ agents: [] });
     assert.deepEqual(w.fake.subscriptions(), ['channel:,bridge:']);
+  });
+
+  it('asks Asterisk for only the event types it acts on, on connect and after a reconnect', async function () {
+    w = await world();
+    const filters = () =>
+      w.fake.requests.filter((r) => r.method === 'PUT' && r.path.endsWith('/eventFilter'));
+    assert.equal(filters().length, 1);
+    assert.equal(filters()[0]?.path, '/ari/applications/dialback/eventFilter');
+    assert.deepEqual(
+      [...(w.fake.eventFilters.get('dialback') ?? [])].sort(),
+      [...ARI_EVENT_TYPES].sort(),
+    );
+    assert.ok(!w.fake.eventFilters.get('dialback')?.has('ChannelVarset'));
+    w.fake.dropWebsockets();
+    await w.ev.waitFor((e) => e.type === 'connection.changed' && !e.up, 1000);
+    const before = w.ev.events().length;
+    await w.ev.waitFor(
+      (e) => e.type === 'connection.changed' && e.up && w.ev.events().indexOf(e) >= before,
+      2000,
+    );
+    assert.equal(filters().length, 2, 'the filter is asked for again after the reconnect');
+    // With only those types sent, a call is still followed from ringing to its end.
+    await dial('c-filtered', HUMAN);
+    await w.ev.waitFor(of('c-filtered', 'call.answered'), 2000);
+    await w.port.hangup('c-filtered');
+    await w.ev.waitFor(of('c-filtered', 'call.ended'), 2000);
+    assert.ok(w.ev.events().some(of('c-filtered', 'call.ringing')));
+  });
+
+  it('goes up with every event type on an Asterisk that has no event filters', async function () {
+    const fake = new FakeAri();
+    await fake.listen();
+    fake.refuseEventFilters = true;
+    w = await world({}, fake);
+    const close = w.close;
+    w.close = async () => {
+      await close();
+      await fake.close();
+    };
+    assert.equal(w.port.isReady(), true);
+    assert.equal(fake.eventFilters.size, 0);
+    await dial('c-unfiltered', BUSY);
+    const failed = await w.ev.waitFor(of('c-unfiltered', 'call.failed'), 2000);
+    assert.ok(failed.type === 'call.failed' && failed.failure === 'busy');
   });
 
   it('drops the socket and keeps retrying while the subscription is refused', async function () {

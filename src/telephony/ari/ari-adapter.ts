@@ -72,8 +72,29 @@ interface AriChannelJson {
   dialplan?: { context?: string; app_name?: string; app_data?: string };
 }
 
+/**
+ * The ARI event types the adapter acts on (onEvent). After subscribing, the app asks Asterisk
+ * to send only these: the AMD dialplan alone sets some thirty variables per call, and every
+ * ChannelVarset and ChannelDialplan event was one more JSON message to parse on the event loop
+ * (1,300 messages for 20 calls answered at once, of which 500 were of these types).
+ * onEvent switches on this union, so a handler for another type does not compile until the
+ * type is added here.
+ */
+export const ARI_EVENT_TYPES = [
+  'ChannelStateChange',
+  'Dial',
+  'StasisStart',
+  'ChannelHangupRequest',
+  'ChannelDestroyed',
+  'ChannelEnteredBridge',
+  'ChannelLeftBridge',
+  'PlaybackFinished',
+  'EndpointStateChange',
+] as const;
+type AriEventType = (typeof ARI_EVENT_TYPES)[number];
+
 interface AriEventJson {
-  type: string;
+  type: AriEventType;
   channel?: AriChannelJson;
   peer?: AriChannelJson;
   args?: string[];
@@ -89,7 +110,7 @@ interface AriRest {
   bridges: Record<'createWithId' | 'addChannel' | 'list' | 'get' | 'destroy', AriOperation>;
   playbacks: Record<'stop' | 'get', AriOperation>;
   endpoints: Record<'list', AriOperation>;
-  applications: Record<'subscribe', AriOperation>;
+  applications: Record<'subscribe' | 'filter', AriOperation>;
 }
 
 // ---- our bookkeeping ----------------------------------------------------------------------------
@@ -566,10 +587,32 @@ export class AriTelephony implements TelephonyPort {
       ws.terminate();
       throw err;
     }
+    await this.filterEvents();
     if (!this.started || this.ws !== ws) return;
     this.setUp(true);
     this.startHeartbeat();
     await this.reconcile();
+  }
+
+  /**
+   * Asks Asterisk to send the app only the event types it acts on (ARI_EVENT_TYPES). Only a
+   * saving: an Asterisk without event filters (before 13.26 and 16.3) sends everything, and
+   * onEvent ignores the rest as before.
+   */
+  private async filterEvents(): Promise<void> {
+    try {
+      await this.rest('applications.filter', (c) =>
+        c.applications.filter({
+          applicationName: this.opts.app,
+          filter: { allowed: ARI_EVENT_TYPES.map((type) => ({ type })) },
+        }),
+      );
+    } catch (err) {
+      this.log.info(
+        { err: errText(err) },
+        'Asterisk did not take the event filter: all events come',
+      );
+    }
   }
 
   private openSocket(): Promise<WebSocket> {
