@@ -37,6 +37,11 @@ export class FakeAmi {
   readonly received: AmiRequest[] = [];
   /** Sockets that have logged in; pushed events go to these. */
   private readonly sessions = new Set<net.Socket>();
+  /**
+   * Each session's event filters (`Filter` action, Operation Add), as Asterisk applies them: a
+   * pushed event goes to a session with filters only if one of them matches its text.
+   */
+  private readonly filters = new Map<net.Socket, RegExp[]>();
   private readonly sockets = new Set<net.Socket>();
   private readonly replies = new Map<string, FakeReply>();
   private refusing = false;
@@ -78,10 +83,16 @@ export class FakeAmi {
     this.replies.set(action.toLowerCase(), () => undefined);
   }
 
-  /** Sends event blocks (fixture text) to every logged-in connection. */
+  /** Sends event blocks (fixture text) to every logged-in connection its filters let through. */
   push(text: string): void {
-    const wire = toWire(amiBlocks(text));
-    for (const s of this.sessions) s.write(wire);
+    const blocks = amiBlocks(text);
+    for (const s of this.sessions) {
+      const filters = this.filters.get(s);
+      const wire = toWire(
+        filters ? blocks.filter((b) => filters.some((re) => re.test(b))) : blocks,
+      );
+      if (wire) s.write(wire);
+    }
   }
 
   /** Closes every open connection at once, as an Asterisk restart does. */
@@ -113,6 +124,7 @@ export class FakeAmi {
     s.on('close', () => {
       this.sockets.delete(s);
       this.sessions.delete(s);
+      this.filters.delete(s);
     });
     s.on('error', () => s.destroy());
     s.setEncoding('utf8');
@@ -154,6 +166,15 @@ export class FakeAmi {
       return;
     }
     const reply = this.replies.get(action);
+    if (action === 'filter' && reply === undefined) {
+      if (req.operation?.toLowerCase() !== 'add' || !req.filter) {
+        s.write(withActionId('Response: Error\nMessage: Unknown operation', id));
+        return;
+      }
+      this.filters.set(s, [...(this.filters.get(s) ?? []), new RegExp(req.filter)]);
+      s.write(withActionId('Response: Success\nMessage: Success', id));
+      return;
+    }
     const text = typeof reply === 'function' ? reply(req) : reply;
     if (reply === undefined) {
       s.write(withActionId('Response: Error\nMessage: Invalid/unknown command\n', id));

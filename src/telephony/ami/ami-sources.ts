@@ -5,7 +5,7 @@
 import type { Clock } from '../../clock';
 import type { Logger } from '../../logger';
 import { AmiClient } from './ami-client';
-import { AmiPresence } from './presence';
+import { AmiPresence, PRESENCE_EVENTS } from './presence';
 import { AmiQueueStats, type QueueTarget } from './queue-stats';
 
 export interface AmiSourcesConfig {
@@ -40,6 +40,8 @@ export function startAmiSources(
     secret: cfg.secret,
     clock: deps.clock,
     logger: deps.logger,
+    // Queue figures come from polled list actions; no other unsolicited event is read.
+    events: PRESENCE_EVENTS,
   });
   const presence = new AmiPresence({
     client,

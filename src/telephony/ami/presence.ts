@@ -23,6 +23,13 @@ export type DeviceState =
   | 'RINGINUSE'
   | 'ONHOLD';
 
+/** The unsolicited AMI events presence acts on (see apply); AmiClient's `events` filter. */
+export const PRESENCE_EVENTS = [
+  'DeviceStateChange',
+  'ExtensionStatus',
+  'QueueMemberStatus',
+] as const;
+
 const DEVICE_STATES: readonly DeviceState[] = [
   'UNKNOWN',
   'NOT_INUSE',

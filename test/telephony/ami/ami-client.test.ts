@@ -171,6 +171,44 @@ describe('AMI client (against a fake AMI replaying recorded Asterisk answers)', 
     assert.deepEqual(states, ['RINGING', 'INUSE', 'NOT_INUSE']);
   });
 
+  it('asks Asterisk after every login for only the events listened to, and gets only those', async () => {
+    const c = client({ events: ['DeviceStateChange', 'ExtensionStatus'] });
+    await c.start();
+    await waitFor(() => fake.actionsNamed('Filter').length === 1, 'the filter');
+    assert.deepEqual(
+      fake.actionsNamed('Filter').map((f) => [f.operation, f.filter]),
+      [['Add', 'Event: (DeviceStateChange|ExtensionStatus)']],
+    );
+    const seen: AmiEvent[] = [];
+    c.on('event', (e) => seen.push(e));
+    fake.push(amiFixture('call-agent1-events.txt'));
+    await waitFor(
+      () => seen.filter((e) => e.name === 'DeviceStateChange').length >= 3,
+      'the device state changes',
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual([...new Set(seen.map((e) => e.name))], ['DeviceStateChange']);
+    // A list action's events are replies: the filter lets them through.
+    const summary = await c.listAction('QueueSummary', {}, 'QueueSummaryComplete');
+    assert.equal(amiNumber(summary[0]!.fields, 'LoggedIn'), 4);
+    fake.drop();
+    await waitFor(() => fake.logins === 2 && c.isReady(), 'the reconnect');
+    await waitFor(() => fake.actionsNamed('Filter').length === 2, 'the filter asked for again');
+  });
+
+  it('gets every event when Asterisk refuses the filter (no system permission)', async () => {
+    fake.reply('Filter', 'Response: Error\nMessage: Permission denied');
+    const c = client({ events: ['DeviceStateChange'] });
+    await c.start();
+    await waitFor(() => fake.actionsNamed('Filter').length === 1, 'the filter');
+    assert.equal(c.isReady(), true);
+    const seen: AmiEvent[] = [];
+    c.on('event', (e) => seen.push(e));
+    fake.push(amiFixture('call-agent1-events.txt'));
+    await waitFor(() => seen.some((e) => e.name === 'Hangup'), 'the Hangup event');
+    assert.equal(fake.actionsNamed('Filter').length, 1);
+  });
+
   it('reconnects with backoff after the server drops the connection, and works again', async () => {
     const c = client();
     const log: string[] = [];
