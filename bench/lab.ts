@@ -1,41 +1,97 @@
 // The lab benchmark: N concurrent callbacks (20 by default) end to end through the real
-// Asterisk of `npm run lab:up`. The real service runs in-process (SQLite, engine, HTTP on
-// loopback, ARI application `dialback-lab`); N human customers (`lab-customer-*`, one baresip
-// each) are booked evenly over --spread ms on a Not Delayed service, dialled, judged HUMAN by
-// AMD, given an agent (`lab-agent-*`), bridged, and completed when the agent hangs up after
-// --talk ms. With the defaults every call is still up when the last one is bridged (the run
-// reports the peak of calls up and of bridges at once); --spread 0 books all of them in the same
-// millisecond, so that 20 AMD verdicts land together. Reports lost bookings, double dials and
-// the engine's time from the HUMAN verdict to both legs in the bridge (Asterisk's clock, as
-// test/lab/e2e measures it; target median ≤ 50 ms).
-//   npx tsx bench/lab.ts [--calls 20] [--agents 20] [--talk 5000] [--spread 2000]
+// Asterisk of `npm run lab:up`. The real service runs as it is deployed, in its own
+// `dialback start` process (SQLite, engine, HTTP on loopback, ARI application `dialback-lab`),
+// so that the benchmark's own work (booking, watching every callback over HTTP, following
+// Asterisk's events) does not share its event loop; `--in-process` runs it inside the
+// benchmark's process instead, as the runs in BENCHMARKS.md before 19:30 UTC on 2026-11-24
+// did. N human customers (`lab-customer-*`, one baresip each) are booked evenly over --spread
+// ms on a Not Delayed service, dialled, judged HUMAN by AMD, given an agent (`lab-agent-*`),
+// bridged, and completed when the agent hangs up after --talk ms. With the defaults every call
+// is still up when the last one is bridged (the run reports the peak of calls up and of bridges
+// at once); --spread 0 books all of them in the same millisecond, so that 20 AMD verdicts land
+// together. Reports lost bookings, double dials and the engine's time from the HUMAN verdict to
+// both legs in the bridge (Asterisk's clock, as test/lab/e2e measures it; target median
+// ≤ 50 ms). The service process runs the build when it is fresh (`npm run build`).
+//   npx tsx bench/lab.ts [--calls 20] [--agents 20] [--talk 5000] [--spread 2000] [--in-process]
 
 import fs from 'node:fs';
 import path from 'node:path';
+import YAML from 'yaml';
 import {
   AriObserver,
   AriRest,
   CallbackWatch,
   GmsClient,
   LAB_SERVICE,
+  e2eRawConfig,
   labPhones,
   labRawConfig,
   startE2eService,
   verdictToBridgeMs,
-  type E2eService,
 } from '../test/lab/e2e-helpers';
-import { labStateFile, numberOf, requireLab } from '../test/lab/lab-state';
+import { labStateFile, numberOf, requireLab, type LabState } from '../test/lab/lab-state';
 import {
   ROOT,
   flags,
+  freePort,
   median,
   numFlag,
   percentile,
   printTable,
   round,
+  serviceCode,
   sleep,
+  startChild,
+  tempDir,
+  waitFor200,
   writeResult,
 } from './lib/common';
+
+/** The service under test: its URL, the pid whose CPU and memory count as the service's. */
+interface Service {
+  url: string;
+  pid: number;
+  close(): Promise<void>;
+}
+
+/** `dialback start` in a process of its own, on the lab config of the in-process run. */
+async function serviceProcess(lab: LabState, agents: string[]): Promise<Service> {
+  const dataDir = tempDir('lab');
+  const configFile = path.join(dataDir, 'config.yaml');
+  fs.writeFileSync(configFile, YAML.stringify(labRawConfig(agents)(e2eRawConfig(lab, dataDir))));
+  const port = await freePort();
+  const child = startChild(process.execPath, ['bin/dialback.js', 'start', '--config', configFile], {
+    env: {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DIALBACK_DATA_DIR: dataDir,
+      DIALBACK_LOG_LEVEL: 'warn',
+      DIALBACK_CONFIG: '',
+    },
+  });
+  try {
+    await waitFor200(`http://127.0.0.1:${port}/readyz`, 30_000, child);
+  } catch (err) {
+    await child.stop('SIGKILL');
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid,
+    close: async () => {
+      const code = await child.stop('SIGTERM');
+      if (code !== 0) process.stderr.write(`the service exited with ${code}:\n${child.output()}`);
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The service inside this process (`--in-process`). */
+async function serviceInProcess(lab: LabState, agents: string[]): Promise<Service> {
+  const e2e = await startE2eService(lab, labRawConfig(agents));
+  return { url: e2e.url, pid: process.pid, close: () => e2e.close() };
+}
 
 interface Outcome {
   id: string;
@@ -88,17 +144,21 @@ function machineTicks(): { busy: number; total: number } {
 interface ProcGroups {
   asterisk: number[];
   baresip: number[];
-  node: number[];
+  /** The service's process (this one with --in-process). */
+  service: number[];
+  /** This benchmark's process when the service has its own (else empty). */
+  bench: number[];
 }
 
-function labProcesses(used: Set<string>): ProcGroups {
+function labProcesses(used: Set<string>, servicePid: number): ProcGroups {
   const s = JSON.parse(fs.readFileSync(labStateFile(), 'utf8')) as {
     processes: Array<{ name: string; pid: number }>;
   };
   return {
     asterisk: s.processes.filter((p) => p.name === 'asterisk').map((p) => p.pid),
     baresip: s.processes.filter((p) => used.has(p.name)).map((p) => p.pid),
-    node: [process.pid],
+    service: [servicePid],
+    bench: servicePid === process.pid ? [] : [process.pid],
   };
 }
 
@@ -107,7 +167,8 @@ function sampleCpu(g: ProcGroups): Record<keyof ProcGroups, number> & { at: numb
   return {
     asterisk: sum(g.asterisk),
     baresip: sum(g.baresip),
-    node: sum(g.node),
+    service: sum(g.service),
+    bench: sum(g.bench),
     at: performance.now(),
   };
 }
@@ -153,6 +214,7 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
   const agentCount = numFlag(f, 'agents', 20);
   const talkMs = numFlag(f, 'talk', 5000);
   const spreadMs = numFlag(f, 'spread', 2000);
+  const inProcess = f.has('in-process');
   const lab = await requireLab();
   const customers = labPhones(lab, 'lab-customer-').slice(0, calls);
   const agents = labPhones(lab, 'lab-agent-').slice(0, agentCount);
@@ -165,14 +227,14 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
   const ari = new AriRest(lab);
   const observer = new AriObserver(lab);
   await observer.open();
-  let e2e: E2eService | undefined;
+  let e2e: Service | undefined;
   const watches: CallbackWatch[] = [];
   const ids = new Set<string>();
   try {
-    e2e = await startE2eService(lab, labRawConfig(agents));
+    e2e = inProcess ? await serviceInProcess(lab, agents) : await serviceProcess(lab, agents);
     const gms = new GmsClient(e2e.url);
     if ((await gms.readyz()) !== 200) throw new Error('the service is not ready on the lab');
-    const procs = labProcesses(new Set([...customers, ...agents]));
+    const procs = labProcesses(new Set([...customers, ...agents]), e2e.pid);
     const cpu0 = sampleCpu(procs);
     const m0 = machineTicks();
 
@@ -230,7 +292,7 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
         procs.baresip.reduce((a, p) => a + rssMiB(p), 0),
         1,
       ),
-      nodeMiB: round(rssMiB(process.pid), 1),
+      serviceMiB: round(rssMiB(e2e.pid), 1),
     };
     // Late events (the customers' ChannelDestroyed) before the counts.
     await observer.quiet(1000, 10_000);
@@ -306,13 +368,22 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
       windowS: round(wallS, 1),
       asteriskPctOfCore: pctOfCore(cpu1.asterisk - cpu0.asterisk),
       baresipPctOfCore: pctOfCore(cpu1.baresip - cpu0.baresip),
-      nodePctOfCore: pctOfCore(cpu1.node - cpu0.node),
+      servicePctOfCore: pctOfCore(cpu1.service - cpu0.service),
+      benchPctOfCore: pctOfCore(cpu1.bench - cpu0.bench),
       machineBusyPct: round((100 * (m1.busy - m0.busy)) / Math.max(1, m1.total - m0.total), 1),
       baresipProcesses: procs.baresip.length,
     };
     const peak = peakCalls(observer, ids);
     const result = {
-      settings: { calls, agents: agentCount, talkMs, spreadMs, service: LAB_SERVICE },
+      settings: {
+        calls,
+        agents: agentCount,
+        talkMs,
+        spreadMs,
+        service: LAB_SERVICE,
+        serviceRuns: inProcess ? 'in the benchmark process' : 'own process',
+        code: inProcess ? 'src' : serviceCode(),
+      },
       bookings: ids.size,
       refused: refused.length,
       bookAllMs: bookMs,
@@ -381,11 +452,12 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
       {
         'asterisk %core': cpu.asteriskPctOfCore,
         [`baresip×${cpu.baresipProcesses} %core`]: cpu.baresipPctOfCore,
-        'node %core': cpu.nodePctOfCore,
+        'service %core': cpu.servicePctOfCore,
+        ...(inProcess ? {} : { 'bench %core': cpu.benchPctOfCore }),
         'machine busy %': cpu.machineBusyPct,
         'asterisk MiB': rss.asteriskMiB,
         'baresip MiB': rss.baresipMiB,
-        'node MiB': rss.nodeMiB,
+        'service MiB': rss.serviceMiB,
       },
     ]);
     const parts = result.humanToBridgeParts as Record<string, { median: number; p95: number }>;
