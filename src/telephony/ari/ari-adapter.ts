@@ -74,9 +74,9 @@ interface AriChannelJson {
 
 /**
  * The ARI event types the adapter acts on (onEvent). After subscribing, the app asks Asterisk
- * to send only these: the AMD dialplan alone sets some thirty variables per call, and every
- * ChannelVarset and ChannelDialplan event was one more JSON message to parse on the event loop
- * (1,300 messages for 20 calls answered at once, of which 500 were of these types).
+ * to send only these: the AMD dialplan alone sets some thirty variables per call. Between the
+ * first verdict and the last bridge of 20 calls answered at once, the service parsed 1,136
+ * event messages, 586 of them ChannelVarset and 116 ChannelDialplan; with the filter, 324–336.
  * onEvent switches on this union, so a handler for another type does not compile until the
  * type is added here.
  */
