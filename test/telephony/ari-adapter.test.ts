@@ -71,6 +71,17 @@ const of =
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Drops the adapter's websocket and waits until it is down and then up again. */
+async function reconnect(w: World): Promise<void> {
+  w.fake.dropWebsockets();
+  await w.ev.waitFor((e) => e.type === 'connection.changed' && !e.up, 1000);
+  const before = w.ev.events().length;
+  await w.ev.waitFor(
+    (e) => e.type === 'connection.changed' && e.up && w.ev.events().indexOf(e) >= before,
+    2000,
+  );
+}
+
 telephonyContract('ari (fake asterisk)', async (): Promise<ContractHarness> => {
   const w = await world();
   return {
@@ -392,13 +403,7 @@ describe('ARI adapter (fake asterisk)', function () {
     w = await world();
     const source = 'channel:,bridge:,endpoint:PJSIP';
     assert.deepEqual(w.fake.subscriptions(), [source]);
-    w.fake.dropWebsockets();
-    await w.ev.waitFor((e) => e.type === 'connection.changed' && !e.up, 1000);
-    const before = w.ev.events().length;
-    await w.ev.waitFor(
-      (e) => e.type === 'connection.changed' && e.up && w.ev.events().indexOf(e) >= before,
-      2000,
-    );
+    await reconnect(w);
     assert.deepEqual(w.fake.subscriptions(), [source, source]);
     assert.equal(w.fake.websocketQueries.length, 2);
     for (const q of w.fake.websocketQueries) {
@@ -427,13 +432,7 @@ describe('ARI adapter (fake asterisk)', function () {
       [...ARI_EVENT_TYPES].sort(),
     );
     assert.ok(!w.fake.eventFilters.get('dialback')?.has('ChannelVarset'));
-    w.fake.dropWebsockets();
-    await w.ev.waitFor((e) => e.type === 'connection.changed' && !e.up, 1000);
-    const before = w.ev.events().length;
-    await w.ev.waitFor(
-      (e) => e.type === 'connection.changed' && e.up && w.ev.events().indexOf(e) >= before,
-      2000,
-    );
+    await reconnect(w);
     assert.equal(filters().length, 2, 'the filter is asked for again after the reconnect');
     // With only those types sent, a call is still followed from ringing to its end.
     await dial('c-filtered', HUMAN);
