@@ -23,6 +23,7 @@ import {
   waitFor200,
   writeResult,
   type Child,
+  startDialback,
 } from './lib/common';
 
 const SERVICE = 'bench';
@@ -33,23 +34,6 @@ interface Run {
   p99: number;
   non2xx: number;
   errors: number;
-}
-
-async function startDialback(port: number, extraNodeArgs: string[] = []): Promise<Child> {
-  const child = startChild(
-    process.execPath,
-    [...extraNodeArgs, 'bin/dialback.js', 'start', '--config', 'bench/config.yaml'],
-    {
-      env: {
-        PORT: String(port),
-        DIALBACK_DATA_DIR: tempDir('http'),
-        DIALBACK_LOG_LEVEL: 'warn',
-        DIALBACK_CONFIG: '',
-      },
-    },
-  );
-  await waitFor200(`http://127.0.0.1:${port}/readyz`, 30_000, child);
-  return child;
 }
 
 async function startCeiling(port: number): Promise<Child> {
@@ -164,7 +148,11 @@ async function profileUnder(
 ): Promise<unknown> {
   const port = await freePort();
   const profDir = tempDir('prof');
-  const svc = await startDialback(port, ['--cpu-prof', `--cpu-prof-dir=${profDir}`]);
+  const svc = await startDialback({
+    configFile: 'bench/config.yaml',
+    port,
+    nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
+  });
   let rate = 0;
   try {
     rate = (await cannon(load(`http://127.0.0.1:${port}`))).reqPerSec;
@@ -210,7 +198,7 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
 
       // A fresh server per load: sessions started by one load would still be working in the next.
       let port = await freePort();
-      let svc = await startDialback(port);
+      let svc = await startDialback({ configFile: 'bench/config.yaml', port });
       let base = `http://127.0.0.1:${port}`;
       try {
         await cannon(createOpts(base, 2, connections, 'scheduled'));
@@ -227,7 +215,7 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
       }
 
       port = await freePort();
-      svc = await startDialback(port);
+      svc = await startDialback({ configFile: 'bench/config.yaml', port });
       base = `http://127.0.0.1:${port}`;
       try {
         await cannon(createOpts(base, 1, connections, 'now'));

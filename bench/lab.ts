@@ -33,7 +33,6 @@ import { labStateFile, numberOf, requireLab, type LabState } from '../test/lab/l
 import {
   ROOT,
   flags,
-  freePort,
   median,
   numFlag,
   percentile,
@@ -41,10 +40,10 @@ import {
   round,
   serviceCode,
   sleep,
-  startChild,
   tempDir,
-  waitFor200,
   writeResult,
+  startDialback,
+  type DialbackChild,
 } from './lib/common';
 
 /** The service under test: its URL, the pid whose CPU and memory count as the service's. */
@@ -59,29 +58,19 @@ async function serviceProcess(lab: LabState, agents: string[]): Promise<Service>
   const dataDir = tempDir('lab');
   const configFile = path.join(dataDir, 'config.yaml');
   fs.writeFileSync(configFile, YAML.stringify(labRawConfig(agents)(e2eRawConfig(lab, dataDir))));
-  const port = await freePort();
-  const child = startChild(process.execPath, ['bin/dialback.js', 'start', '--config', configFile], {
-    env: {
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DIALBACK_DATA_DIR: dataDir,
-      DIALBACK_LOG_LEVEL: 'warn',
-      DIALBACK_CONFIG: '',
-    },
-  });
+  let svc: DialbackChild;
   try {
-    await waitFor200(`http://127.0.0.1:${port}/readyz`, 30_000, child);
+    svc = await startDialback({ configFile, dataDir });
   } catch (err) {
-    await child.stop('SIGKILL');
     fs.rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }
   return {
-    url: `http://127.0.0.1:${port}`,
-    pid: child.pid,
+    url: svc.url,
+    pid: svc.pid,
     close: async () => {
-      const code = await child.stop('SIGTERM');
-      if (code !== 0) process.stderr.write(`the service exited with ${code}:\n${child.output()}`);
+      const code = await svc.stop('SIGTERM');
+      if (code !== 0) process.stderr.write(`the service exited with ${code}:\n${svc.output()}`);
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };

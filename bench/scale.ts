@@ -11,7 +11,6 @@ import { openSqliteStore } from '../src/store/sqlite-store';
 import {
   ROOT,
   flags,
-  freePort,
   median,
   numFlag,
   printTable,
@@ -19,10 +18,9 @@ import {
   serviceCode,
   rssOf,
   sleep,
-  startChild,
   tempDir,
-  waitFor200,
   writeResult,
+  startDialback,
 } from './lib/common';
 import { benchService, scheduledRow } from './lib/rows';
 
@@ -65,24 +63,22 @@ interface ColdStart {
 }
 
 async function coldStart(dir: string): Promise<ColdStart> {
-  const port = await freePort();
-  const child = startChild(
-    process.execPath,
-    ['bin/dialback.js', 'start', '--config', 'bench/config.yaml'],
-    { env: { PORT: String(port), DIALBACK_DATA_DIR: dir, DIALBACK_LOG_LEVEL: 'warn' } },
-  );
+  const svc = await startDialback({
+    configFile: 'bench/config.yaml',
+    dataDir: dir,
+    readyTimeoutMs: 300_000,
+  });
   try {
-    const readyMs = await waitFor200(`http://127.0.0.1:${port}/readyz`, 300_000, child);
-    const rssAtReady = rssOf(child.pid);
+    const rssAtReady = rssOf(svc.pid);
     await sleep(5000);
-    const rssAfter = rssOf(child.pid);
+    const rssAfter = rssOf(svc.pid);
     return {
-      readyMs: round(readyMs, 0),
+      readyMs: round(svc.readyMs, 0),
       rssAtReadyMiB: round(rssAtReady / MiB, 0),
       rssAfter5sMiB: round(rssAfter / MiB, 0),
     };
   } finally {
-    await child.stop('SIGTERM');
+    await svc.stop('SIGTERM');
   }
 }
 

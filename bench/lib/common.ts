@@ -151,6 +151,69 @@ export function startChild(
   };
 }
 
+/** A `dialback start` child of a benchmark (startDialback). */
+export interface DialbackChild {
+  pid: number;
+  url: string;
+  /** Spawn to the first 200 on /readyz, in ms. */
+  readyMs: number;
+  output(): string;
+  /** Stops it (Child.stop) and removes the data directory if startDialback made it. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/**
+ * `node [nodeArgs] bin/dialback.js start --config <configFile>` on 127.0.0.1 (a free port unless
+ * given), logging at warn, ready once /readyz answers 200. Without a `dataDir` it gets a temp
+ * one, removed when it stops. A child that never gets ready is killed, and the error thrown.
+ */
+export async function startDialback(opts: {
+  configFile: string;
+  dataDir?: string;
+  port?: number;
+  nodeArgs?: string[];
+  readyTimeoutMs?: number;
+}): Promise<DialbackChild> {
+  const port = opts.port ?? (await freePort());
+  const ownDir = opts.dataDir === undefined ? tempDir('service') : undefined;
+  const removeOwnDir = (): void => {
+    if (ownDir) fs.rmSync(ownDir, { recursive: true, force: true });
+  };
+  const child = startChild(
+    process.execPath,
+    [...(opts.nodeArgs ?? []), 'bin/dialback.js', 'start', '--config', opts.configFile],
+    {
+      env: {
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        DIALBACK_DATA_DIR: opts.dataDir ?? ownDir,
+        DIALBACK_LOG_LEVEL: 'warn',
+        DIALBACK_CONFIG: '',
+      },
+    },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  let readyMs: number;
+  try {
+    readyMs = await waitFor200(`${url}/readyz`, opts.readyTimeoutMs ?? 30_000, child);
+  } catch (err) {
+    await child.stop('SIGKILL');
+    removeOwnDir();
+    throw err;
+  }
+  return {
+    pid: child.pid,
+    url,
+    readyMs,
+    output: child.output,
+    stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      const code = await child.stop(signal);
+      removeOwnDir();
+      return code;
+    },
+  };
+}
+
 /** Polls `url` until it answers 200; returns the ms it took. */
 export async function waitFor200(url: string, timeoutMs: number, child?: Child): Promise<number> {
   const t0 = performance.now();
