@@ -31,6 +31,9 @@ const HOSTILE_SHARE = Number(process.env.FUZZ_HOSTILE_SHARE ?? 0.4);
  */
 const HEAP_BOUND_MIB = 16;
 
+/** A heap reading and the session actors live when it was taken (`/metrics`). */
+type RestingReading = HeapReading & { sessionsLive: number };
+
 function raw(port: number, request: string | Buffer): Promise<string> {
   return new Promise((resolve, reject) => {
     const sock = net.connect(port, '127.0.0.1');
@@ -90,7 +93,7 @@ describe('chaos: hostile input against a real server process', function () {
     const mix = new Mix(port, agent, SEED, HOSTILE_SHARE);
     process.stdout.write(`      fuzz seed ${SEED}\n`);
     // Sessions in flight finish and idle actors stop (idle_ms 500) before each reading.
-    const rest = async (): Promise<HeapReading & { sessionsLive: number }> => {
+    const rest = async (): Promise<RestingReading> => {
       await sleep(2000);
       const reading = await restingHeap(server, heapFile);
       const metrics = await send(agent, port, { method: 'GET', path: '/metrics' });
@@ -98,7 +101,7 @@ describe('chaos: hostile input against a real server process', function () {
       return { ...reading, sessionsLive: Number(live?.[1] ?? -1) };
     };
     await mix.run(WARMUP, WORKERS);
-    const heap: Record<string, HeapReading & { sessionsLive: number }> = { warmup: await rest() };
+    const heap: Record<string, RestingReading> = { warmup: await rest() };
     for (let q = 1; q <= 4; q++) {
       await mix.run(RUNS / 4, WORKERS);
       heap[`q${q}`] = await rest();

@@ -15,7 +15,6 @@ if (file && gc) {
     gc();
     gc();
     seq++;
-
     fs.writeFileSync(
       `${file}.tmp`,
       JSON.stringify({
