@@ -7,9 +7,8 @@
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { labStateFile } from '../test/lab/lab-state';
 import { ROOT, flags, printTable, writeResult } from './lib/common';
-
-const LAB_STATE = '/root/.cache/dialback-lab/run/lab-state.json';
 
 type Bench = { name: string; file: string; args: string[] };
 
@@ -35,7 +34,7 @@ async function main(): Promise<void> {
     { name: 'lab', file: './lab', args: [] },
     { name: 'lab-burst', file: './lab', args: ['--spread', '0'] },
   ];
-  const labWasUp = fs.existsSync(LAB_STATE);
+  const labWasUp = fs.existsSync(labStateFile());
   if (labWasUp)
     process.stdout.write(
       'the lab is up: its Asterisk and phones share the CPU with every benchmark ' +
@@ -71,7 +70,7 @@ async function main(): Promise<void> {
     process.once('SIGINT', onSigint);
     const up = npm('lab:up');
     try {
-      if (up === 0 && fs.existsSync(LAB_STATE)) for (const b of labBenches) await run(b);
+      if (up === 0 && fs.existsSync(labStateFile())) for (const b of labBenches) await run(b);
       else process.stdout.write(`lab benchmarks skipped: \`npm run lab:up\` failed (${up})\n`);
     } finally {
       process.stdout.write('\n=== lab:down ===\n');
