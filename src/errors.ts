@@ -36,7 +36,15 @@ export class DialbackError extends Error {
     /** Extra fields of the error body (e.g. `availability` on a failed reschedule). */
     readonly extra: Record<string, unknown> = {},
   ) {
+    // A refusal (a 4xx: bad input, a full slot, an unknown callback) is an answer to the
+    // client, not a fault of dialback, and is made without a stack trace: capturing one cost
+    // more than the rest of the refusal (7.5 µs against 1.3 µs, 20 frames deep), and a
+    // simulated day refuses tens of thousands of bookings for full slots. Faults (5xx) keep
+    // theirs. Error's constructor captures as many frames as the limit allows at that moment.
+    const limit = Error.stackTraceLimit;
+    if (ERRORS[exception].status < 500) Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = limit;
     this.name = exception;
     this.status = ERRORS[exception].status;
     this.retryable = ERRORS[exception].retryable;
