@@ -74,6 +74,12 @@ export interface SqliteStoreOptions {
    * simulation reads only the final rows and spares itself a row per event.
    */
   history?: boolean;
+  /**
+   * Keep the stream of messages (default true; `messagesAfter` reads it back for a stream that
+   * resumes). Without it `appendMessage` only numbers each message and `messagesAfter` finds
+   * none: a what-if simulation hears its messages live and spares itself a row per message.
+   */
+  messages?: boolean;
   logger?: Logger;
 }
 
@@ -243,6 +249,8 @@ class SqliteStore implements Store {
   private readonly batching: boolean;
   private readonly gatherMs: number;
   private readonly keepHistory: boolean;
+  /** Without a kept stream (`messages: false`): the last seq handed out. */
+  private readonly unkept: { seq: number } | undefined;
   private checkpointer: Checkpointer | undefined;
   private batch: Batch | undefined;
   /**
@@ -295,6 +303,7 @@ class SqliteStore implements Store {
     this.batching = opts.batch ?? true;
     this.gatherMs = opts.scratch || opts.file === ':memory:' ? 0 : (opts.gatherMs ?? 2);
     this.keepHistory = opts.history ?? true;
+    this.unkept = opts.messages === false ? { seq: 0 } : undefined;
     const file = opts.file ?? 'dialback.db';
     let location = file;
     try {
@@ -317,6 +326,11 @@ class SqliteStore implements Store {
     try {
       this.configure(opts);
       this.migrate();
+      // Numbers carry on from the messages an earlier run kept.
+      if (this.unkept)
+        this.unkept.seq = (
+          this.db.prepare('SELECT coalesce(max(seq), 0) AS n FROM messages').get() as { n: number }
+        ).n;
       // 0x10002: analyze the tables that need it, with a bounded effort, as SQLite advises at open.
       this.optimize('0x10002');
     } catch (e) {
@@ -727,6 +741,7 @@ class SqliteStore implements Store {
   }
 
   appendMessage(m: NewMessage): number {
+    if (this.unkept) return ++this.unkept.seq;
     return this.write('appendMessage', () =>
       Number(
         this.s.appendMessage.run(m.callbackId, m.service, m.kind, JSON.stringify(m.data), m.at)
@@ -998,6 +1013,7 @@ class SqliteStore implements Store {
     afterSeq: number,
     limit: number,
   ): StoredMessage[] {
+    if (this.unkept) return [];
     return this.read('messagesAfter', () => {
       const where = ['seq > ?'];
       const params: unknown[] = [afterSeq];

@@ -67,4 +67,38 @@ describe('scratch SQLite store', () => {
       store.close();
     }
   });
+
+  it('numbers messages without keeping them when told not to', () => {
+    const store = openSqliteStore({ scratch: true, messages: false });
+    try {
+      store.insertCallback(row('cb-1'));
+      store.commit();
+      const m = { callbackId: 'cb-1', service: 'sales', kind: 'status' as const, data: {}, at: T0 };
+      assert.deepEqual([store.appendMessage(m), store.appendMessage(m)], [1, 2]);
+      // Nothing was written: nothing waits for a commit.
+      let called = false;
+      store.afterCommit(() => (called = true));
+      assert.equal(called, true);
+      assert.deepEqual(store.messagesAfter({}, 0, 10), []);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('numbers unkept messages after those an earlier run kept', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dialback-unkept-'));
+    const m = { callbackId: 'cb-1', service: 'sales', kind: 'status' as const, data: {}, at: T0 };
+    try {
+      const kept = openSqliteStore({ dir, checkpointWorker: false, batch: false });
+      kept.insertCallback(row('cb-1'));
+      assert.deepEqual([kept.appendMessage(m), kept.appendMessage(m)], [1, 2]);
+      kept.close();
+      const unkept = openSqliteStore({ dir, checkpointWorker: false, messages: false });
+      assert.equal(unkept.appendMessage(m), 3);
+      assert.deepEqual(unkept.messagesAfter({}, 0, 10), []);
+      unkept.close();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
