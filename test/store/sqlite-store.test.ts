@@ -320,6 +320,80 @@ describe('SQLite store', () => {
       assert.equal(store.bookedCounts('sales', slot, slot + 1).get(slot), 2);
     });
 
+    it('counts seats like the bookings table through moves, releases and rolled-back writes', () => {
+      const store = openSqliteStore({ dir, file: 'seats.db', batch: false });
+      opened.push(store);
+      const fresh = (): Map<number, number> => {
+        const db = new Database(path.join(dir, 'seats.db'), { readonly: true });
+        try {
+          const rows = db
+            .prepare('SELECT slot_start AS s, count(*) AS n FROM bookings GROUP BY slot_start')
+            .all() as Array<{ s: number; n: number }>;
+          return new Map(rows.map((r) => [r.s, r.n]));
+        } finally {
+          db.close();
+        }
+      };
+      const slots = [slot, slot + 5 * MIN, slot + 10 * MIN];
+      const counts = (): Map<number, number> => store.bookedCounts('sales', slot, slot + 15 * MIN);
+      let rng = 7;
+      const pick = (n: number): number => {
+        rng = (rng * 48271) % 2147483647;
+        return rng % n;
+      };
+      const ids: string[] = [];
+      for (let i = 0; i < 300; i++) {
+        const s = slots[pick(3)];
+        const booking = { slotStart: s, limit: 4 };
+        try {
+          switch (pick(5)) {
+            case 0:
+            case 1:
+              store.insertCallback(row(`k${i}`, { desiredTime: s }), booking);
+              ids.push(`k${i}`);
+              break;
+            case 2: {
+              const id = ids[pick(ids.length || 1)];
+              if (id)
+                store.moveBooking(id, booking, s, session(id, 'sales', 'waiting-start'), {}, T0);
+              break;
+            }
+            case 3: {
+              const id = ids[pick(ids.length || 1)];
+              if (id) store.saveSession(id, completed(id, 'sales', 'CANCELLED'), null, null, T0);
+              break;
+            }
+            default:
+              // A transaction that takes a seat, then gives up: nothing of it stays.
+              store.transaction(() => {
+                store.insertCallback(row(`t${i}`, { desiredTime: s }), booking);
+                throw new Error('changed my mind');
+              });
+          }
+        } catch (e) {
+          if (!(e instanceof SlotFullError) && !/changed my mind/.test(String(e))) throw e;
+        }
+        assert.deepEqual(counts(), fresh(), `after step ${i}`);
+      }
+      assert.ok(
+        [...counts().values()].some((n) => n === 4),
+        'some slot filled up',
+      );
+    });
+
+    it('counts the seats another connection took meanwhile', async () => {
+      const a = open('shared.db');
+      const b = open('shared.db');
+      const limit = { slotStart: slot, limit: 3 };
+      a.insertCallback(row('a1'), limit);
+      a.insertCallback(row('a2'), limit);
+      await new Promise<void>((resolve) => a.afterCommit(() => resolve()));
+      b.insertCallback(row('b1'), limit);
+      await new Promise<void>((resolve) => b.afterCommit(() => resolve()));
+      assert.deepEqual([...a.bookedCounts('sales', slot, slot + 1)], [[slot, 3]]);
+      assert.throws(() => a.insertCallback(row('a3'), limit), SlotFullError);
+    });
+
     it('never exceeds the limit when many inserts race for the last seats of a slot', async () => {
       const file = path.join(dir, 'dialback.db');
       open().close(); // create the schema once before the racers start
