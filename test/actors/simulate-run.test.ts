@@ -28,4 +28,25 @@ describe('simulated day', () => {
     );
     assert.deepEqual(b.rejected, a.rejected);
   });
+
+  it('comes out the same whether idle sessions stop after 30 s or stay in memory', async () => {
+    const scenario = loadScenario({ bookings: 300, agents: 4, handleS: 120 });
+    const kept = await runSimulation(scenario);
+    const stopped = await runSimulation(scenario, { sessionIdleMs: 30_000 });
+    const day = (r: typeof kept): unknown[] =>
+      r.outcomes.map((o) => [
+        o.scheduled,
+        o.createdAt,
+        o.startedAt,
+        o.customerAnsweredAt,
+        o.bridgedAt,
+        o.reason,
+        o.dialAttempts,
+      ]);
+    assert.deepEqual(day(kept), day(stopped));
+    assert.deepEqual(kept.occupancy, stopped.occupancy);
+    assert.deepEqual(kept.slots, stopped.slots);
+    // Each idle stop had a timer, and so a clock step, of its own.
+    assert.ok(kept.steps < stopped.steps, `${kept.steps} steps against ${stopped.steps}`);
+  });
 });
