@@ -689,15 +689,22 @@ export class Engine implements CallbackEngine {
   }
 
   private storeError(err: unknown, s: ServiceDefinition, desired: number | undefined): Error {
-    if (err instanceof SlotFullError && desired !== undefined)
+    if (err instanceof SlotFullError && desired !== undefined) {
+      // The alternatives are worked out when the error body is made, not for a caller that
+      // only counts refusals (a simulated day refuses tens of thousands of bookings).
+      const alternatives = (): Record<string, number> => this.alternatives(s, desired);
+      let availability: Record<string, number> | undefined;
       return new DialbackError(
         'CallbackExceptionSlotFull',
         `The slot of ${new Date(desired).toISOString()} is full`,
         {
           error: 'slot full',
-          availability: this.alternatives(s, desired),
+          get availability(): Record<string, number> {
+            return (availability ??= alternatives());
+          },
         },
       );
+    }
     if (err instanceof DialbackError) return err;
     const code = (err as { code?: unknown } | null)?.code;
     if (code === 'STORE_UNAVAILABLE')

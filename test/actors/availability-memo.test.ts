@@ -4,6 +4,8 @@
 import { strict as assert } from 'node:assert';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import sinon from 'sinon';
+import type { DialbackError } from '../../src/errors';
 import { Harness, START } from './engine-harness';
 
 /**
@@ -133,5 +135,27 @@ describe('alternatives offered with a refused booking, reused between changes', 
     assert.equal((await refusal('6006', full))[iso(other)], undefined);
     await h.engine.cancel('svc', taken._id);
     assert.equal((await refusal('6007', full))[iso(other)], 1);
+  });
+
+  it('works the alternatives out only when the refusal is read, and once', async () => {
+    const full = START + 2 * SLOT;
+    await book('6101', full);
+    const counted = sinon.spy(h.store, 'bookedCounts');
+    try {
+      const err = await book('6102', full).then(
+        () => assert.fail('the booking was accepted'),
+        (e: unknown) => e as DialbackError,
+      );
+      assert.equal(err.exception, 'CallbackExceptionSlotFull');
+      assert.equal(counted.callCount, 0, 'nothing counted for a refusal nobody reads');
+      const body = err.toBody() as { availability: Record<string, number> };
+      assert.equal(body.availability[iso(full)], undefined, 'the full slot is not offered');
+      assert.equal(body.availability[iso(full + SLOT)], 1);
+      assert.equal(counted.callCount, 1);
+      assert.equal(err.toBody().availability, body.availability);
+      assert.equal(counted.callCount, 1, 'read again, not worked out again');
+    } finally {
+      counted.restore();
+    }
   });
 });
