@@ -28,7 +28,11 @@ async function main(): Promise<void> {
     { name: 'timers', file: './timers', args: quick ? ['--runs', '1'] : [] },
     { name: 'scale', file: './scale', args: quick ? ['--count', '100000', '--runs', '1'] : [] },
     { name: 'peer-bullmq', file: './peer-bullmq', args: quick ? ['--runs', '1'] : [] },
-    { name: 'sim-day', file: './sim-day', args: quick ? ['--bookings', '20000'] : [] },
+    {
+      name: 'sim-day',
+      file: './sim-day',
+      args: quick ? ['--bookings', '20000', '--runs', '1'] : [],
+    },
   ];
   const labBenches: Bench[] = [
     { name: 'lab', file: './lab', args: [] },
