@@ -665,16 +665,17 @@ export class Engine implements CallbackEngine {
     };
     try {
       // Most scheduled bookings sleep for hours or days: no session actor until they are due.
-      const dormant =
+      const first =
         this.stopped || !this.sessionDeps
           ? undefined
           : createDormant(this.sessionDeps, row, booking);
-      if (dormant) await dormant;
+      if (first && 'written' in first) await first.written;
       else
         await this.ask(id, s.name, (reply) => ({
           type: 'create',
           row,
           ...(booking ? { booking } : {}),
+          ...(first ? { booked: first.booked } : {}),
           reply,
         }));
     } catch (err) {

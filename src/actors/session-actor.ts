@@ -15,6 +15,7 @@ import type {
   SessionEffect,
   SessionEvent,
   SessionState,
+  Transition,
 } from '../domain/session-types';
 import { DialbackError, assertNever } from '../errors';
 import type { Logger } from '../logger';
@@ -33,6 +34,8 @@ export type SessionMsg =
       type: 'create';
       row: CallbackRow;
       booking?: { slotStart: number; limit: number };
+      /** The first step, when createDormant already worked it out for this request. */
+      booked?: Transition;
       reply: (r: ActionReply) => void;
     }
   | { type: 'event'; event: SessionEvent; reply?: (r: ActionReply) => void }
@@ -113,14 +116,15 @@ function deviceOf(row: CallbackRow): DeviceAddress | undefined {
  * Creates a booking without a live session when it has nothing to do before its first wake and
  * that wake is further off than a session's idle time (a session spawned for it would only
  * stop idle first). The row is written, and once it is committed the timer is armed: when due,
- * the timer wakes a session loaded from the store. Returns undefined, having written nothing,
- * when the booking needs a session now; the caller then creates it through one.
+ * the timer wakes a session loaded from the store (`written`). When the booking needs a session
+ * now, nothing is written and the first step is handed back (`booked`), for the caller to
+ * create the booking through a session that takes that step instead of working it out again.
  */
 export function createDormant(
   deps: SessionDeps,
   row: CallbackRow,
   booking?: { slotStart: number; limit: number },
-): Promise<void> | undefined {
+): { written: Promise<void> } | { booked: Transition } {
   const now = deps.clock.now();
   const t = transition(
     row.state,
@@ -132,13 +136,13 @@ export function createDormant(
     },
   );
   const wake = nextWake(t.state);
-  if (wake === undefined || wake - now <= deps.idleMs) return undefined;
-  if (t.effects.some((e) => e.type !== 'reply')) return undefined;
+  if (wake === undefined || wake - now <= deps.idleMs) return { booked: t };
+  if (t.effects.some((e) => e.type !== 'reply')) return { booked: t };
   deps.store.insertCallback(
     { ...row, state: t.state, gms: t.state.gms, nextWakeAt: wake },
     booking,
   );
-  return new Promise((resolve, reject) => {
+  const written = new Promise<void>((resolve, reject) => {
     // The client hears of its booking only once the booking is committed.
     deps.store.afterCommit((err) => {
       if (err) {
@@ -156,6 +160,7 @@ export function createDormant(
       resolve();
     });
   });
+  return { written };
 }
 
 export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps): Ref<SessionMsg> {
@@ -539,7 +544,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
       switch (msg.type) {
         case 'create': {
           const row = msg.row;
-          const t = transition(row.state, { type: 'booked' }, machineCtx(row.state));
+          const t = msg.booked ?? transition(row.state, { type: 'booked' }, machineCtx(row.state));
           const wake = nextWake(t.state) ?? null;
           try {
             store.insertCallback(

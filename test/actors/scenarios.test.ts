@@ -369,6 +369,16 @@ describe('session lifetime', function () {
     });
   });
 
+  it('works the first step of a callback that dials at once out once, and takes it', async () => {
+    h = await oneAgent(120_000);
+    // Each working-out of the first step reads the target's estimated wait once.
+    const ewtReads = sinon.spy(h.engine.ewt, 'get');
+    const id = await h.create({});
+    assert.equal(ewtReads.callCount, 1, 'not worked out again by the session');
+    assert.equal(h.telephony.calls()[0]?.callId, `${id}-c1`, 'the customer is dialled');
+    assert.equal(h.store.get(id)?.state.phase, 'dialling-customer');
+  });
+
   it('takes a completion as final only once its write is committed', async () => {
     // The store reports every commit as failed once `failing` is set (the rows are written
     // all the same): the session must not be remembered as completed on its word.
