@@ -400,6 +400,14 @@ describe('simulator telephony', function () {
         e.type === 'call.failed' && `${e.callId} ${e.failure}/${e.cause}`,
         'cb2-a1 busy/17',
       );
+      // Once the agent's call is over, the agent can be rung again.
+      await w.sim.hangup('cb1-a1');
+      await dialAgent(w.sim, 'cb3-a1', AGENT);
+      const next = await w.waitFor(
+        (x) => (x.type === 'call.failed' || x.type === 'call.ringing') && x.callId === 'cb3-a1',
+        1000,
+      );
+      assert.equal(next.type, 'call.ringing');
     });
 
     it('does not hang up the other leg when a bridged customer hangs up', async function () {

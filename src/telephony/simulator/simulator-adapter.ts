@@ -128,8 +128,10 @@ export class SimulatorTelephony implements TelephonyPort {
   private readonly opts: SimulatorOptions;
   private readonly agentsById = new Map<string, SimAgent>();
   private readonly callsById = new Map<string, SimCall>();
-  /** Calls not ended yet: what a busy check scans (callsById keeps every call ever placed). */
+  /** Calls not ended yet (callsById keeps every call ever placed). */
   private readonly liveCalls = new Set<SimCall>();
+  /** Live agent legs by the endpoint they ring: is an agent on a call, without a scan. */
+  private readonly agentLegs = new Map<string, Set<SimCall>>();
   private readonly requests = new Map<string, number>();
   private readonly attempts = new Map<string, number>();
   private readonly bridges = new Map<string, Set<string>>();
@@ -438,6 +440,11 @@ export class SimulatorTelephony implements TelephonyPort {
     };
     this.callsById.set(callId, call);
     this.liveCalls.add(call);
+    if (leg === 'agent') {
+      const legs = this.agentLegs.get(target);
+      if (legs) legs.add(call);
+      else this.agentLegs.set(target, new Set([call]));
+    }
     return call;
   }
 
@@ -544,6 +551,11 @@ export class SimulatorTelephony implements TelephonyPort {
   private end(call: SimCall, cause: number): void {
     call.status = 'ended';
     this.liveCalls.delete(call);
+    if (call.leg === 'agent') {
+      const legs = this.agentLegs.get(call.target);
+      legs?.delete(call);
+      if (legs?.size === 0) this.agentLegs.delete(call.target);
+    }
     call.endedAt = this.clock.now();
     call.cause = cause;
     delete call.playing;
@@ -578,8 +590,7 @@ export class SimulatorTelephony implements TelephonyPort {
   }
 
   private agentOnCall(agent: SimAgent, except: string): boolean {
-    for (const c of this.liveCalls)
-      if (c.callId !== except && c.leg === 'agent' && c.target === agent.endpoint) return true;
+    for (const c of this.agentLegs.get(agent.endpoint) ?? []) if (c.callId !== except) return true;
     return false;
   }
 
