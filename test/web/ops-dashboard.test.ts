@@ -117,11 +117,22 @@ describe('operations dashboard', function () {
   });
 
   it('draws the capacity, wait and outcome charts and fits a phone-sized screen', async () => {
+    const slot = slotIn(1);
     await bookViaApi(web.svc.url, 'user-scheduled', {
       _customer_number: '5119',
-      _desired_time: slotIn(1),
+      _desired_time: slot,
     });
     const page = await openOps(PHONE);
+    // The chart shows one day of the browser's zone, today at first: an hour from now is
+    // tomorrow there in the last hour of the day, so the test picks the slot's day.
+    await page.waitForSelector('#cap-chart svg', { state: 'attached' });
+    const slotDay = new Intl.DateTimeFormat('en-CA', {
+      timeZone: BROWSER_ZONE,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+    }).format(new Date(slot));
+    await page.locator('#cap-day').fill(slotDay);
     await page.waitForSelector('#cap-chart svg rect.bar-booked');
     await page.waitForSelector('#ewt-chart svg path', { state: 'attached' });
     await page.waitForSelector('#out-chart svg rect');
