@@ -719,7 +719,6 @@ class SqliteStore implements Store {
         if (taken - (own?.slotStart === booking.slotStart ? 1 : 0) >= booking.limit)
           throw new SlotFullError(booking.slotStart);
       }
-      this.seats++;
       this.giveBackSeat(id);
       if (booking) this.insertSeat(id, found.service, booking.slotStart);
       this.s.updateBooking.run({
@@ -765,16 +764,20 @@ class SqliteStore implements Store {
   private takeSeat(id: string, service: string, booking: Booking): void {
     const taken = this.seatsIn(service).get(booking.slotStart) ?? 0;
     if (taken >= booking.limit) throw new SlotFullError(booking.slotStart);
-    this.seats++;
     this.insertSeat(id, service, booking.slotStart);
   }
 
+  // The two writes of the bookings table: each bumps `seats` (seatsVersion) and keeps the
+  // counts in step. `seats` moves before the statement, so that a write failing in it still
+  // counts as one that may have changed seats (see write).
   private insertSeat(id: string, service: string, slotStart: number): void {
+    this.seats++;
     this.s.insertBooking.run(id, service, slotStart);
     this.countSeat(service, slotStart, 1);
   }
 
   private giveBackSeat(id: string): void {
+    this.seats++;
     const gone = this.s.deleteBooking.get(id) as { service: string; slotStart: number } | undefined;
     if (gone) this.countSeat(gone.service, gone.slotStart, -1);
   }
@@ -859,7 +862,6 @@ class SqliteStore implements Store {
     if (this.keepHistory)
       this.s.insertEvent.run(id, at, event ? JSON.stringify(event) : null, state.gms, state.phase);
     if (state.gms === 'COMPLETED' && state.reason && RELEASING_REASONS.has(state.reason)) {
-      this.seats++;
       this.giveBackSeat(id);
     }
   }
