@@ -8,7 +8,10 @@ import path from 'node:path';
 import { VirtualClock } from '../../src/clock';
 import type { DialableNumber } from '../../src/domain/phone';
 import type { TelephonyEvent } from '../../src/telephony/port';
-import { simulatorOptionsFromConfig } from '../../src/telephony/simulator/from-config';
+import {
+  KEEP_ENDED_CALLS,
+  simulatorOptionsFromConfig,
+} from '../../src/telephony/simulator/from-config';
 import {
   SimulatorTelephony,
   isTelephonyError,
@@ -471,6 +474,75 @@ describe('simulator telephony', function () {
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
+    });
+  });
+
+  describe('ended calls kept (keepEndedCalls)', function () {
+    it('keeps every ended call by default', async function () {
+      const sim = world();
+      await sim.sim.start();
+      for (let i = 1; i <= 5; i++) await dial(sim.sim, `cb${i}-c1`, BUSY);
+      await sim.pass(60_000);
+      assert.equal(sim.sim.calls().length, 5);
+      assert.equal(sim.sim.dialCount('cb1-c1'), 1);
+      await sim.sim.stop();
+    });
+
+    it('forgets the oldest ended calls past the bound, and their requests, never a live call', async function () {
+      const sim = world({ keepEndedCalls: 2 });
+      await sim.sim.start();
+      await dial(sim.sim, 'live-c1', ABSENT);
+      for (let i = 1; i <= 4; i++) {
+        await dial(sim.sim, `cb${i}-c1`, BUSY);
+        await sim.pass(1000);
+      }
+      await dial(sim.sim, 'cb4-c1', BUSY);
+      assert.deepEqual(
+        sim.sim
+          .calls()
+          .map((c) => c.callId)
+          .sort(),
+        ['cb3-c1', 'cb4-c1', 'live-c1'],
+      );
+      assert.equal(sim.sim.dialCount('cb1-c1'), 0);
+      assert.equal(sim.sim.dialRequests('cb1-c1'), 0);
+      assert.equal(sim.sim.dialRequests('cb4-c1'), 2, 'a kept call still counts its requests');
+      assert.equal(sim.sim.dialCount('cb4-c1'), 1, 'and still refuses a second dial');
+      assert.equal(sim.sim.activeCallCount(), 1);
+      await sim.sim.stop();
+    });
+
+    it("forgets a callback's attempt count with its last forgotten call, not before", async function () {
+      const sim = world({
+        keepEndedCalls: 1,
+        customers: scriptedCustomers(
+          new Map([['+1555', [{ kind: 'busy', afterMs: 100 }, human(1000, 1000)]]]),
+        ),
+      });
+      await sim.sim.start();
+      const outcome = async (callId: string): Promise<string | undefined> => {
+        await dial(sim.sim, callId, n('+1555'));
+        const e = await sim.waitFor(
+          (x) => (x.type === 'call.answered' || x.type === 'call.failed') && x.callId === callId,
+          60_000,
+        );
+        return e.type === 'call.answered' ? e.amd : e.type === 'call.failed' ? e.failure : '';
+      };
+      assert.equal(await outcome('cbA-c1'), 'busy');
+      assert.equal(await outcome('cbA-c2'), 'HUMAN', 'second attempt; the call stays up');
+      assert.equal(await outcome('cbB-c1'), 'busy', 'its end forgets cbA-c1');
+      assert.equal(sim.sim.dialCount('cbA-c1'), 0);
+      await sim.sim.hangup('cbA-c2');
+      assert.equal(sim.sim.dialCount('cbB-c1'), 0, 'the end of cbA-c2 forgets cbB-c1');
+      assert.equal(await outcome('cbA-c3'), 'HUMAN', "cbA's count outlived cbA-c1: attempt 3");
+      assert.equal(await outcome('cbB-c2'), 'busy', "cbB's count went with its only call");
+      await sim.sim.stop();
+    });
+
+    it('is bounded in a service built from the config file', function () {
+      const opts = simulatorOptionsFromConfig({}, [], { clock: new VirtualClock() });
+      assert.equal(opts.keepEndedCalls, KEEP_ENDED_CALLS);
+      assert.ok(KEEP_ENDED_CALLS > 0 && Number.isFinite(KEEP_ENDED_CALLS));
     });
   });
 

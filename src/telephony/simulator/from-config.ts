@@ -24,6 +24,9 @@ export interface SimulatorConfig {
   seed?: number;
 }
 
+/** Ended calls a service's simulator keeps for inspection and duplicate-dial refusal. */
+export const KEEP_ENDED_CALLS = 10_000;
+
 export function simulatorOptionsFromConfig(
   cfg: SimulatorConfig | undefined,
   agents: Array<{ id: string; endpoint: string }>,
@@ -52,5 +55,7 @@ export function simulatorOptionsFromConfig(
     customers: scriptedCustomers(script),
     defaultCustomer: customerBehaviourFromKind(c.default_behaviour ?? 'human', timings),
     agents: simAgents,
+    // A service runs for days: it keeps the last ended calls, not one per dial ever made.
+    keepEndedCalls: KEEP_ENDED_CALLS,
   };
 }

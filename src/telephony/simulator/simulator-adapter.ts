@@ -77,6 +77,13 @@ export interface SimulatorOptions {
   dialLogPath?: string;
   /** Delay of call.ringing after a dial (capped by the answer delay). Default 100 ms. */
   ringAfterMs?: number;
+  /**
+   * Ended calls kept for inspection and to refuse a second dial of their id; older ones are
+   * forgotten, with their dial requests and, once it has no later dial, their callback's attempt
+   * count. Default: every call (tests and the what-if runner read them all). A long-running
+   * service bounds it, or it would grow by one call per dial.
+   */
+  keepEndedCalls?: number;
 }
 
 export type CallLeg = 'customer' | 'agent';
@@ -107,6 +114,8 @@ export interface SimCallInfo {
 interface SimCall extends SimCallInfo {
   /** Pending far-end actions of this call, cancelled when it ends. */
   timers: Set<TimerHandle>;
+  /** A customer leg: its key in `attempts` and which attempt it was. */
+  attempt?: { key: string; n: number };
 }
 
 /** An event before the simulator stamps it with the time it is delivered. */
@@ -128,8 +137,11 @@ export class SimulatorTelephony implements TelephonyPort {
   private readonly opts: SimulatorOptions;
   private readonly agentsById = new Map<string, SimAgent>();
   private readonly callsById = new Map<string, SimCall>();
-  /** Calls not ended yet (callsById keeps every call ever placed). */
+  /** Calls not ended yet (callsById also keeps ended ones, see keepEndedCalls). */
   private readonly liveCalls = new Set<SimCall>();
+  /** Ended calls still in callsById, oldest first, when their number is bounded. */
+  private readonly endedCalls: SimCall[] = [];
+  private endedHead = 0;
   /** Live agent legs by the endpoint they ring: is an agent on a call, without a scan. */
   private readonly agentLegs = new Map<string, Set<SimCall>>();
   private readonly requests = new Map<string, number>();
@@ -185,6 +197,7 @@ export class SimulatorTelephony implements TelephonyPort {
     this.attempts.set(key, attempt);
     const behaviour = this.behaviourFor(req.number, attempt);
     const call = this.open(req.callId, req.callbackId, 'customer', req.number, behaviour.kind);
+    call.attempt = { key, n: attempt };
     this.log.debug({ callId: req.callId, attempt, behaviour: behaviour.kind }, 'customer dialled');
     this.planCustomer(call, behaviour, req);
   }
@@ -383,13 +396,13 @@ export class SimulatorTelephony implements TelephonyPort {
   }
 
   calls(): SimCallInfo[] {
-    return [...this.callsById.values()].map(({ timers: _timers, ...info }) => ({ ...info }));
+    return [...this.callsById.values()].map(({ timers: _timers, attempt: _attempt, ...info }) => ({
+      ...info,
+    }));
   }
 
   activeCallCount(): number {
-    let n = 0;
-    for (const c of this.callsById.values()) if (c.status !== 'ended') n++;
-    return n;
+    return this.liveCalls.size;
   }
 
   playing(callId: string): string | undefined {
@@ -549,6 +562,7 @@ export class SimulatorTelephony implements TelephonyPort {
   }
 
   private end(call: SimCall, cause: number): void {
+    const wasLive = call.status !== 'ended';
     call.status = 'ended';
     this.liveCalls.delete(call);
     if (call.leg === 'agent') {
@@ -570,6 +584,26 @@ export class SimulatorTelephony implements TelephonyPort {
       this.timers.delete(t);
     }
     call.timers.clear();
+    if (wasLive) this.forgetOldEnded(call);
+  }
+
+  /** Keeps at most `keepEndedCalls` ended calls: the oldest one past it is forgotten. */
+  private forgetOldEnded(ended: SimCall): void {
+    const keep = this.opts.keepEndedCalls;
+    if (keep === undefined) return;
+    this.endedCalls.push(ended);
+    while (this.endedCalls.length - this.endedHead > keep) {
+      const old = this.endedCalls[this.endedHead++];
+      this.callsById.delete(old.callId);
+      this.requests.delete(old.callId);
+      if (old.attempt && this.attempts.get(old.attempt.key) === old.attempt.n)
+        this.attempts.delete(old.attempt.key);
+    }
+    // Drops the forgotten head now and then instead of shifting the array on every call.
+    if (this.endedHead >= 1024 && this.endedHead * 2 >= this.endedCalls.length) {
+      this.endedCalls.splice(0, this.endedHead);
+      this.endedHead = 0;
+    }
   }
 
   private liveCall(callId: string, op: string): SimCall {
