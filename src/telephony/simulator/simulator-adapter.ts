@@ -599,8 +599,8 @@ export class SimulatorTelephony implements TelephonyPort {
       if (old.attempt && this.attempts.get(old.attempt.key) === old.attempt.n)
         this.attempts.delete(old.attempt.key);
     }
-    // Drops the forgotten head now and then instead of shifting the array on every call.
-    if (this.endedHead >= 1024 && this.endedHead * 2 >= this.endedCalls.length) {
+    // Drops the forgotten head every 1,024 calls instead of shifting the array on every call.
+    if (this.endedHead >= 1024) {
       this.endedCalls.splice(0, this.endedHead);
       this.endedHead = 0;
     }
