@@ -117,7 +117,12 @@ export interface Child {
 export function startChild(
   cmd: string,
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  opts: {
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+    /** Called with every whole line the child writes to stdout. */
+    onLine?: (line: string) => void;
+  } = {},
 ): Child {
   const proc = spawn(cmd, args, {
     cwd: opts.cwd ?? ROOT,
@@ -132,6 +137,15 @@ export function startChild(
   };
   proc.stdout?.on('data', keep);
   proc.stderr?.on('data', keep);
+  const onLine = opts.onLine;
+  if (onLine) {
+    let partial = '';
+    proc.stdout?.on('data', (b: Buffer) => {
+      const lines = (partial + b.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) onLine(line);
+    });
+  }
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   const pid = proc.pid;
   return {
@@ -173,6 +187,10 @@ export async function startDialback(opts: {
   port?: number;
   nodeArgs?: string[];
   readyTimeoutMs?: number;
+  /** Default warn. */
+  logLevel?: string;
+  /** Called with every line of the service's log (stdout). */
+  onLogLine?: (line: string) => void;
 }): Promise<DialbackChild> {
   const port = opts.port ?? (await freePort());
   const ownDir = opts.dataDir === undefined ? tempDir('service') : undefined;
@@ -187,9 +205,10 @@ export async function startDialback(opts: {
         PORT: String(port),
         HOST: '127.0.0.1',
         DIALBACK_DATA_DIR: opts.dataDir ?? ownDir,
-        DIALBACK_LOG_LEVEL: 'warn',
+        DIALBACK_LOG_LEVEL: opts.logLevel ?? 'warn',
         DIALBACK_CONFIG: '',
       },
+      ...(opts.onLogLine ? { onLine: opts.onLogLine } : {}),
     },
   );
   const url = `http://127.0.0.1:${port}`;

@@ -3,6 +3,7 @@
 // REST timeouts, a dropped websocket, the reconcile pass, dial-string hygiene, treatments.
 
 import { strict as assert } from 'node:assert';
+import pino from 'pino';
 import { SystemClock } from '../../src/clock';
 import type { DialableNumber } from '../../src/domain/phone';
 import {
@@ -306,6 +307,46 @@ describe('ARI adapter (fake asterisk)', function () {
       ['/ari/bridges/cp-b/addChannel'],
     );
     assert.deepEqual([...(w.fake.bridges.get('cp-b') ?? [])].sort(), ['cp-a1', 'cp-c1']);
+  });
+
+  it('logs at debug level when it hears each event and sends the agent dial and the bridge join', async function () {
+    // bench/lab.ts reads these lines to measure the engine's own time from HUMAN to bridge.
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino(
+      { level: 'debug' },
+      { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
+    );
+    w = await world({ logger });
+    await answeredPair('ct');
+    await w.port.bridge('ct-b', ['ct-c1', 'ct-a1']);
+    const heard = (callId: string) =>
+      lines.find(
+        (l) =>
+          l.msg === 'telephony event' &&
+          (l.event as TelephonyEvent).type === 'call.answered' &&
+          (l.event as { callId: string }).callId === callId,
+      );
+    assert.equal((heard('ct-c1')?.event as { amd?: string }).amd, 'HUMAN');
+    assert.ok(heard('ct-a1'));
+    const dial = lines.find((l) => l.msg === 'originating the agent leg');
+    assert.equal(dial?.callId, 'ct-a1');
+    const join = lines.find((l) => l.msg === 'adding legs to the bridge');
+    assert.equal(join?.bridgeId, 'ct-b');
+    assert.deepEqual(join?.callIds, ['ct-c1', 'ct-a1']);
+    for (const l of [heard('ct-c1'), dial, join]) assert.equal(typeof l?.time, 'number');
+    assert.ok((heard('ct-c1')?.time as number) <= (dial?.time as number));
+  });
+
+  it('logs none of them above debug level', async function () {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    w = await world({ logger });
+    await answeredPair('cu');
+    await w.port.bridge('cu-b', ['cu-c1', 'cu-a1']);
+    assert.deepEqual(
+      lines.filter((l) => /telephony event|originating the agent leg|adding legs/.test(l)),
+      [],
+    );
   });
 
   it('removes the bridge made ahead when the agent leg ends without being bridged', async function () {

@@ -193,6 +193,11 @@ export class AriTelephony implements TelephonyPort {
 
   private readonly clock: Clock;
   private readonly log: Logger;
+  /**
+   * Debug level: each event the engine hears and each agent dial and bridge join it sends are
+   * logged, so the engine's own time between them can be measured (bench/lab.ts).
+   */
+  private readonly traceCalls: boolean;
   private readonly requestTimeoutMs: number;
   private readonly backoff: { initialMs: number; maxMs: number };
   private readonly amdContext: string;
@@ -229,6 +234,7 @@ export class AriTelephony implements TelephonyPort {
   constructor(private readonly opts: AriTelephonyOptions) {
     this.clock = opts.clock;
     this.log = (opts.logger ?? silentLogger()).child({ adapter: 'ari' });
+    this.traceCalls = this.log.isLevelEnabled('debug');
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 5000;
     this.backoff = opts.reconnect ?? { initialMs: 250, maxMs: 10_000 };
     this.delayMs = this.backoff.initialMs;
@@ -329,6 +335,7 @@ export class AriTelephony implements TelephonyPort {
     if (this.isKnown(req.callId)) return;
     const call = this.track(req.callId, 'agent');
     this.prepareBridge(`${req.callbackId}-b`, req.callId);
+    if (this.traceCalls) this.log.debug({ callId: req.callId }, 'originating the agent leg');
     await this.originate(call, {
       endpoint: req.endpoint,
       channelId: req.callId,
@@ -358,6 +365,8 @@ export class AriTelephony implements TelephonyPort {
         this.rest('bridges.addChannel', (c) =>
           c.bridges.addChannel({ bridgeId, channel: toAdd.join(',') }),
         );
+      if (this.traceCalls)
+        this.log.debug({ bridgeId, callIds: toAdd }, 'adding legs to the bridge');
       try {
         await add();
       } catch (err) {
@@ -1180,6 +1189,7 @@ export class AriTelephony implements TelephonyPort {
 
   private emit(event: UnstampedEvent): void {
     const e = { ...event, at: this.clock.now() } as TelephonyEvent;
+    if (this.traceCalls) this.log.debug({ event: e }, 'telephony event');
     for (const l of [...this.listeners]) {
       try {
         l(e);
