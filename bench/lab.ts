@@ -102,14 +102,19 @@ class EngineTrace {
     callbackId: string,
     customerLeg: string,
     agentLeg: string,
-  ): { toAgentDial: number; toBridgeJoin: number } | undefined {
+  ): { toAgentDial: number; toBridgeJoin: number; heardAt: number; joinAt: number } | undefined {
     const verdict = this.answered.get(customerLeg);
     const dial = this.agentDialSent.get(agentLeg);
     const agentUp = this.answered.get(agentLeg);
     const join = this.bridgeJoinSent.get(`${callbackId}-b`);
     if (verdict?.amd !== 'HUMAN' || dial === undefined || agentUp === undefined) return undefined;
     if (join === undefined) return undefined;
-    return { toAgentDial: dial - verdict.at, toBridgeJoin: join - agentUp.at };
+    return {
+      toAgentDial: dial - verdict.at,
+      toBridgeJoin: join - agentUp.at,
+      heardAt: verdict.at,
+      joinAt: join,
+    };
   }
 }
 
@@ -193,6 +198,44 @@ function rssMiB(pid: number): number {
     return m ? Number(m[1]) / 1024 : 0;
   } catch {
     return 0;
+  }
+}
+
+/**
+ * The main thread of a process (its event loop) as the scheduler saw it, sampled every 10 ms:
+ * ns on a CPU and ns runnable but waiting for one (/proc/<pid>/schedstat).
+ */
+class SchedSampler {
+  private readonly samples: Array<{ at: number; runNs: number; waitNs: number }> = [];
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly pid: number) {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), 10);
+  }
+
+  private sample(): void {
+    try {
+      const [run, wait] = fs.readFileSync(`/proc/${this.pid}/schedstat`, 'utf8').split(' ');
+      this.samples.push({ at: Date.now(), runNs: Number(run), waitNs: Number(wait) });
+    } catch {
+      // the process is gone
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** On a CPU and waiting for one between the samples around [from, to] (epoch ms). */
+  between(from: number, to: number): { windowMs: number; onCpuMs: number; waitingMs: number } {
+    const a = [...this.samples].reverse().find((x) => x.at <= from) ?? this.samples[0];
+    const b = this.samples.find((x) => x.at >= to) ?? this.samples[this.samples.length - 1];
+    return {
+      windowMs: b.at - a.at,
+      onCpuMs: round((b.runNs - a.runNs) / 1e6, 1),
+      waitingMs: round((b.waitNs - a.waitNs) / 1e6, 1),
+    };
   }
 }
 
@@ -291,6 +334,7 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
   const ari = new AriRest(lab);
   const observer = new AriObserver(lab);
   const trace = new EngineTrace();
+  let sched: SchedSampler | undefined;
   await observer.open();
   let e2e: Service | undefined;
   const watches: CallbackWatch[] = [];
@@ -303,6 +347,7 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
     if ((await gms.readyz()) !== 200) throw new Error('the service is not ready on the lab');
     const procs = labProcesses(new Set([...customers, ...agents]), e2e.pid);
     const cpu0 = sampleCpu(procs);
+    sched = new SchedSampler(e2e.pid);
     const m0 = machineTicks();
 
     // Bookings evenly spread over --spread ms (0: all at the same moment).
@@ -364,6 +409,8 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
     // Late events (the customers' ChannelDestroyed) before the counts.
     await observer.quiet(1000, 10_000);
 
+    let firstHeard = Infinity;
+    let lastJoin = -Infinity;
     for (const o of outcomes) {
       const view = await gms.find(o.id).catch(() => undefined);
       if (view) {
@@ -402,6 +449,8 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
         o.agentUpToBridgedMs = Math.max(...entered) - agentUp;
       const engine = last && agentLeg ? trace.engineMs(o.id, last, agentLeg) : undefined;
       if (engine) {
+        firstHeard = Math.min(firstHeard, engine.heardAt);
+        lastJoin = Math.max(lastJoin, engine.joinAt);
         o.engineToAgentDialMs = engine.toAgentDial;
         o.engineToBridgeJoinMs = engine.toBridgeJoin;
         o.engineMs = engine.toAgentDial + engine.toBridgeJoin;
@@ -448,6 +497,13 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
       baresipProcesses: procs.baresip.length,
     };
     const peak = peakCalls(observer, ids);
+    sched?.stop();
+    // The service's event loop from the first HUMAN heard to the last bridge join sent: how long
+    // it ran, and how long it was ready to run but waited for one of the machine's CPUs.
+    const serviceLoop =
+      sched && Number.isFinite(firstHeard) && Number.isFinite(lastJoin)
+        ? sched.between(firstHeard, lastJoin)
+        : null;
     const result = {
       settings: {
         calls,
@@ -507,6 +563,7 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
       wallMs,
       leftInAsterisk: leftInAsterisk.length,
       cpu,
+      serviceLoopFromFirstHumanToLastJoin: serviceLoop,
       rss,
       errors: [...refused, ...outcomes.filter((o) => o.error).map((o) => `${o.id}: ${o.error}`)],
       targets: {
@@ -552,6 +609,12 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
         'service MiB': rss.serviceMiB,
       },
     ]);
+    if (serviceLoop)
+      process.stdout.write(
+        `service event loop from the first HUMAN heard to the last bridge join sent ` +
+          `(${serviceLoop.windowMs} ms): on a CPU ${serviceLoop.onCpuMs} ms, ` +
+          `ready but waiting for a CPU ${serviceLoop.waitingMs} ms\n`,
+      );
     const parts = result.humanToBridgeParts as Record<string, { median: number; p95: number }>;
     printTable(
       Object.entries(parts).map(([part, v]) => ({
@@ -566,6 +629,7 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
     process.stdout.write(`written ${path.relative(ROOT, file)}\n`);
     return result;
   } finally {
+    sched?.stop();
     for (const w of watches) await w.stop();
     if (e2e) {
       const gms = new GmsClient(e2e.url);
