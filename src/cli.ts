@@ -69,7 +69,7 @@ function makeTelephony(cfg: AppConfig, clock: SystemClock, logger: Logger): Tele
         },
         agents: cfg.agents.map((a) => ({ id: a.id, endpoint: a.endpoint })),
         clock,
-        logger,
+        logger: ari.log_level ? logger.child({}, { level: ari.log_level }) : logger,
       });
     }
   }

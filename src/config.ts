@@ -12,6 +12,10 @@ import { parseCapacity } from './domain/slots';
 import type { ServiceDefinition } from './actors/engine';
 import type { AgentConfig } from './domain/agent-pool';
 
+const LogLevel = Type.Union(
+  ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+);
+
 export class ConfigError extends Error {
   constructor(
     readonly key: string,
@@ -39,11 +43,7 @@ const ConfigSchema = Type.Object(
     host: Type.Optional(Type.String({ minLength: 1 })),
     port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
     data_dir: Type.Optional(Type.String({ minLength: 1 })),
-    log_level: Type.Optional(
-      Type.Union(
-        ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
-      ),
-    ),
+    log_level: Type.Optional(LogLevel),
     api_keys: Type.Optional(Type.Array(Type.String({ minLength: 8 }))),
     body_limit: Type.Optional(Type.Integer({ minimum: 1024, maximum: 10 * 1024 * 1024 })),
     telephony: Type.Optional(
@@ -79,6 +79,8 @@ const ConfigSchema = Type.Object(
                 request_timeout_ms: Type.Optional(Type.Integer({ minimum: 100 })),
                 reconnect_initial_ms: Type.Optional(Type.Integer({ minimum: 10 })),
                 reconnect_max_ms: Type.Optional(Type.Integer({ minimum: 10 })),
+                /** The adapter's own level; at debug it traces each call's events and commands. */
+                log_level: Type.Optional(LogLevel),
               },
               { additionalProperties: false },
             ),

@@ -187,8 +187,6 @@ export async function startDialback(opts: {
   port?: number;
   nodeArgs?: string[];
   readyTimeoutMs?: number;
-  /** Default warn. */
-  logLevel?: string;
   /** Called with every line of the service's log (stdout). */
   onLogLine?: (line: string) => void;
 }): Promise<DialbackChild> {
@@ -205,7 +203,7 @@ export async function startDialback(opts: {
         PORT: String(port),
         HOST: '127.0.0.1',
         DIALBACK_DATA_DIR: opts.dataDir ?? ownDir,
-        DIALBACK_LOG_LEVEL: opts.logLevel ?? 'warn',
+        DIALBACK_LOG_LEVEL: 'warn',
         DIALBACK_CONFIG: '',
       },
       ...(opts.onLogLine ? { onLine: opts.onLogLine } : {}),

@@ -91,6 +91,19 @@ describe('config validation', () => {
     assert.equal(keyOf({ ...DEMO_CONFIG, telephony: { kind: 'ari' } }), 'telephony.ari');
   });
 
+  it("takes the ARI adapter's own log level, and names a bad one", () => {
+    const ari = { url: 'http://127.0.0.1:8088', username: 'dialback', password: 'x' };
+    const c = resolveConfig(
+      { ...DEMO_CONFIG, telephony: { kind: 'ari', ari: { ...ari, log_level: 'debug' } } },
+      {},
+    );
+    assert.equal(c.telephony.ari?.log_level, 'debug');
+    assert.equal(
+      keyOf({ ...DEMO_CONFIG, telephony: { kind: 'ari', ari: { ...ari, log_level: 'loud' } } }),
+      'telephony.ari.log_level',
+    );
+  });
+
   it('takes PORT, HOST, DIALBACK_DATA_DIR and DIALBACK_API_KEYS from the environment', () => {
     const c = resolveConfig(DEMO_CONFIG, {
       PORT: '9090',
