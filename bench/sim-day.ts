@@ -4,6 +4,7 @@
 // The wall time reported is the median of the runs: the host is shared and drifts.
 
 import path from 'node:path';
+import { progressTo } from '../src/simulate/progress';
 import { renderReport } from '../src/simulate/report';
 import { loadScenario } from '../src/simulate/scenario';
 import {
@@ -39,13 +40,11 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
   const walls: number[] = [];
   let last: Awaited<ReturnType<typeof runSimulation>> | undefined;
   for (let i = 0; i < runs; i++) {
+    const progress = progressTo(process.stderr);
     last = await runSimulation(scenario, {
-      onProgress: (x, info) =>
-        process.stderr.write(
-          `\r  ${(x * 100).toFixed(0).padStart(3)} %  created ${info.created}, open ${info.open}   `,
-        ),
+      onProgress: (x, info) => progress.update(x, info),
     });
-    process.stderr.write('\n');
+    progress.done();
     walls.push(last.wallMs / 1000);
     process.stdout.write(
       `run ${i + 1}/${runs}: ${round(last.wallMs / 1000, 1)} s wall, ${last.steps} clock steps\n`,

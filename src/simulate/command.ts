@@ -1,8 +1,9 @@
-// `dialback simulate`: parses its options, runs the simulated day with a progress bar on
-// stderr and writes the HTML report.
+// `dialback simulate`: parses its options, runs the simulated day with its progress on stderr
+// (a bar on a terminal, a line per tenth elsewhere) and writes the HTML report.
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { progressTo } from './progress';
 import { renderReport } from './report';
 import { runSimulation } from './run';
 import { loadScenario, ScenarioError, type ScenarioFlags } from './scenario';
@@ -21,12 +22,6 @@ export const SIMULATE_USAGE = `usage: dialback simulate [options]
   --json FILE            also write the raw figures as JSON
   --quiet                no progress bar
 `;
-
-function progressBar(fraction: number, info: { created: number; open: number }): string {
-  const width = 30;
-  const done = Math.round(Math.min(1, fraction) * width);
-  return `\r[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${(fraction * 100).toFixed(0).padStart(3)} %  created ${info.created}, open ${info.open}   `;
-}
 
 /** Returns the process exit code. */
 export async function simulateCommand(
@@ -94,11 +89,12 @@ export async function simulateCommand(
       }
     }
     const scenario = loadScenario(f);
+    const progress = quiet ? undefined : progressTo(err);
     const result = await runSimulation(scenario, {
       stepMs,
-      ...(quiet ? {} : { onProgress: (x, info) => err.write(progressBar(x, info)) }),
+      ...(progress ? { onProgress: (x, info) => progress.update(x, info) } : {}),
     });
-    if (!quiet) err.write('\n');
+    progress?.done();
     fs.writeFileSync(outFile, renderReport(result));
     if (jsonFile) fs.writeFileSync(jsonFile, JSON.stringify(result));
     const connected = result.outcomes.filter((o) => o.reason === 'AGENT_CONNECTED').length;
