@@ -1,5 +1,7 @@
 // Runs every benchmark in turn (one at a time: the machine has two cores) and prints a summary
-// table against the targets of DESIGN.md. The lab's Asterisk and 49 phones take CPU even when
+// table against the targets of DESIGN.md, and against a few stricter conditions beyond them
+// (creates at autocannon's default 10 connections, all 20 lab calls booked in one millisecond),
+// marked as such. The lab's Asterisk and 49 phones take CPU even when
 // idle, so the others run first with the lab down: the driver then brings the lab up for the
 // lab benchmarks and down again. A lab already up is used, and left up.
 //   npx tsx bench/run.ts [--quick] [--no-lab]
@@ -98,7 +100,7 @@ async function main(): Promise<void> {
       met: get('http-create', 'targets.creates5000PerS'),
     },
     {
-      target: 'creates/s ≥ 5,000 at 10 connections (now)',
+      target: 'beyond the targets: creates/s ≥ 5,000 at 10 connections (now)',
       measured: get('http-create', 'create.reqPerSec'),
       met: get('http-create', 'targets.creates5000PerSAtFirstConnections'),
     },
@@ -113,7 +115,7 @@ async function main(): Promise<void> {
       met: get('http-create', 'targets.scheduledCreates5000PerS'),
     },
     {
-      target: 'creates/s ≥ 5,000 at 10 connections (scheduled)',
+      target: 'beyond the targets: creates/s ≥ 5,000 at 10 connections (scheduled)',
       measured: get('http-create', 'createScheduled.reqPerSec'),
       met: get('http-create', 'targets.scheduledCreates5000PerSAtFirstConnections'),
     },
@@ -178,17 +180,17 @@ async function main(): Promise<void> {
       met: get('lab', 'targets.engineTimeMedianLe50ms'),
     },
     {
-      target: 'lab, all 20 booked in one ms: 0 lost (lost)',
+      target: 'beyond the targets: lab, all 20 booked in one ms: 0 lost (lost)',
       measured: get('lab-burst', 'lost'),
       met: get('lab-burst', 'targets.noneLost'),
     },
     {
-      target: 'lab, all 20 booked in one ms: HUMAN → bridged median ≤ 50 ms',
+      target: 'beyond the targets: lab, all 20 booked in one ms: HUMAN → bridged ≤ 50 ms',
       measured: get('lab-burst', 'humanToBridgeMs.median'),
       met: get('lab-burst', 'targets.humanToBridgeMedianLe50ms'),
     },
     {
-      target: 'lab, all 20 booked in one ms: engine time median ≤ 50 ms',
+      target: 'beyond the targets: lab, all 20 booked in one ms: engine time ≤ 50 ms',
       measured: get('lab-burst', 'engineMs.median'),
       met: get('lab-burst', 'targets.engineTimeMedianLe50ms'),
     },
