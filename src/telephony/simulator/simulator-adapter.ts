@@ -114,8 +114,8 @@ export interface SimCallInfo {
 interface SimCall extends SimCallInfo {
   /** Pending far-end actions of this call, cancelled when it ends. */
   timers: Set<TimerHandle>;
-  /** A customer leg: its key in `attempts` and which attempt it was. */
-  attempt?: { key: string; n: number };
+  /** A customer leg: which attempt of its callback at its number it was. */
+  attempt?: number;
 }
 
 /** An event before the simulator stamps it with the time it is delivered. */
@@ -124,6 +124,11 @@ type UnstampedEvent = TelephonyEvent extends infer E
     ? Omit<E, 'at'>
     : never
   : never;
+
+/** A callback's customer dials to one number are counted together: attempt 1, 2, … */
+function attemptKey(callbackId: string, number: string): string {
+  return `${callbackId}\u0000${number}`;
+}
 
 /** Busy and unreachable agents' phones answer this fast (a 486 arrives within ~20 ms in the lab). */
 const AGENT_FAIL_AFTER_MS = 20;
@@ -139,9 +144,8 @@ export class SimulatorTelephony implements TelephonyPort {
   private readonly callsById = new Map<string, SimCall>();
   /** Calls not ended yet (callsById also keeps ended ones, see keepEndedCalls). */
   private readonly liveCalls = new Set<SimCall>();
-  /** Ended calls still in callsById, oldest first, when their number is bounded. */
-  private readonly endedCalls: SimCall[] = [];
-  private endedHead = 0;
+  /** Ended calls still in callsById, oldest first (a Set keeps its order), when bounded. */
+  private readonly endedCalls = new Set<SimCall>();
   /** Live agent legs by the endpoint they ring: is an agent on a call, without a scan. */
   private readonly agentLegs = new Map<string, Set<SimCall>>();
   private readonly requests = new Map<string, number>();
@@ -192,12 +196,12 @@ export class SimulatorTelephony implements TelephonyPort {
   async dialCustomer(req: DialCustomerRequest): Promise<void> {
     this.ensureUp('dialCustomer');
     if (this.isDuplicate(req.callId)) return;
-    const key = `${req.callbackId}\u0000${req.number}`;
+    const key = attemptKey(req.callbackId, req.number);
     const attempt = (this.attempts.get(key) ?? 0) + 1;
     this.attempts.set(key, attempt);
     const behaviour = this.behaviourFor(req.number, attempt);
     const call = this.open(req.callId, req.callbackId, 'customer', req.number, behaviour.kind);
-    call.attempt = { key, n: attempt };
+    call.attempt = attempt;
     this.log.debug({ callId: req.callId, attempt, behaviour: behaviour.kind }, 'customer dialled');
     this.planCustomer(call, behaviour, req);
   }
@@ -591,18 +595,15 @@ export class SimulatorTelephony implements TelephonyPort {
   private forgetOldEnded(ended: SimCall): void {
     const keep = this.opts.keepEndedCalls;
     if (keep === undefined) return;
-    this.endedCalls.push(ended);
-    while (this.endedCalls.length - this.endedHead > keep) {
-      const old = this.endedCalls[this.endedHead++];
+    this.endedCalls.add(ended);
+    for (const old of this.endedCalls) {
+      if (this.endedCalls.size <= keep) break;
+      this.endedCalls.delete(old);
       this.callsById.delete(old.callId);
       this.requests.delete(old.callId);
-      if (old.attempt && this.attempts.get(old.attempt.key) === old.attempt.n)
-        this.attempts.delete(old.attempt.key);
-    }
-    // Drops the forgotten head every 1,024 calls instead of shifting the array on every call.
-    if (this.endedHead >= 1024) {
-      this.endedCalls.splice(0, this.endedHead);
-      this.endedHead = 0;
+      const key = attemptKey(old.callbackId, old.target);
+      if (old.attempt !== undefined && this.attempts.get(key) === old.attempt)
+        this.attempts.delete(key);
     }
   }
 
