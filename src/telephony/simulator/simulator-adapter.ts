@@ -7,6 +7,7 @@
 // their events arrive later; what the far end does happens when its timer fires.
 
 import fs from 'node:fs';
+import { LRUCache } from 'lru-cache';
 import type { Clock, TimerHandle } from '../../clock';
 import { assertNever } from '../../errors';
 import { silentLogger, type Logger } from '../../logger';
@@ -144,8 +145,11 @@ export class SimulatorTelephony implements TelephonyPort {
   private readonly callsById = new Map<string, SimCall>();
   /** Calls not ended yet (callsById also keeps ended ones, see keepEndedCalls). */
   private readonly liveCalls = new Set<SimCall>();
-  /** Ended calls still in callsById, oldest first (a Set keeps its order), when bounded. */
-  private readonly endedCalls = new Set<SimCall>();
+  /**
+   * The last `keepEndedCalls` ended calls, when bounded: the oldest one past it is evicted, and
+   * forgotten everywhere else too (forget).
+   */
+  private readonly endedCalls: LRUCache<string, SimCall> | undefined;
   /** Live agent legs by the endpoint they ring: is an agent on a call, without a scan. */
   private readonly agentLegs = new Map<string, Set<SimCall>>();
   private readonly requests = new Map<string, number>();
@@ -164,6 +168,15 @@ export class SimulatorTelephony implements TelephonyPort {
     this.clock = opts.clock;
     this.log = (opts.logger ?? silentLogger()).child({ adapter: 'simulator' });
     this.rng = opts.rng ?? mulberry32(1);
+    this.endedCalls =
+      opts.keepEndedCalls === undefined
+        ? undefined
+        : new LRUCache<string, SimCall>({
+            max: opts.keepEndedCalls,
+            dispose: (call, _id, reason) => {
+              if (reason === 'evict') this.forget(call);
+            },
+          });
     for (const a of opts.agents ?? []) this.agentsById.set(a.id, { ...a });
   }
 
@@ -588,23 +601,16 @@ export class SimulatorTelephony implements TelephonyPort {
       this.timers.delete(t);
     }
     call.timers.clear();
-    if (wasLive) this.forgetOldEnded(call);
+    if (wasLive) this.endedCalls?.set(call.callId, call);
   }
 
-  /** Keeps at most `keepEndedCalls` ended calls: the oldest one past it is forgotten. */
-  private forgetOldEnded(ended: SimCall): void {
-    const keep = this.opts.keepEndedCalls;
-    if (keep === undefined) return;
-    this.endedCalls.add(ended);
-    for (const old of this.endedCalls) {
-      if (this.endedCalls.size <= keep) break;
-      this.endedCalls.delete(old);
-      this.callsById.delete(old.callId);
-      this.requests.delete(old.callId);
-      const key = attemptKey(old.callbackId, old.target);
-      if (old.attempt !== undefined && this.attempts.get(key) === old.attempt)
-        this.attempts.delete(key);
-    }
+  /** An ended call evicted from endedCalls: its id, dial requests and, if last, attempt count. */
+  private forget(old: SimCall): void {
+    this.callsById.delete(old.callId);
+    this.requests.delete(old.callId);
+    const key = attemptKey(old.callbackId, old.target);
+    if (old.attempt !== undefined && this.attempts.get(key) === old.attempt)
+      this.attempts.delete(key);
   }
 
   private liveCall(callId: string, op: string): SimCall {
