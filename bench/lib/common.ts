@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
 import { runsBuild } from '../../bin/build-state';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -137,15 +138,8 @@ export function startChild(
   };
   proc.stdout?.on('data', keep);
   proc.stderr?.on('data', keep);
-  const onLine = opts.onLine;
-  if (onLine) {
-    let partial = '';
-    proc.stdout?.on('data', (b: Buffer) => {
-      const lines = (partial + b.toString()).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) onLine(line);
-    });
-  }
+  if (opts.onLine && proc.stdout)
+    readline.createInterface({ input: proc.stdout, crlfDelay: Infinity }).on('line', opts.onLine);
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   const pid = proc.pid;
   return {
