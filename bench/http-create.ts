@@ -145,24 +145,35 @@ const AREAS: Record<string, RegExp> = {
   gc: /\(garbage collector\)/,
 };
 
+/**
+ * Runs `load` against a fresh `dialback start` on bench/config.yaml and stops it after (SIGINT
+ * lets a --cpu-prof child write its profile).
+ */
+async function withService<T>(
+  load: (base: string) => Promise<T>,
+  opts: { nodeArgs?: string[]; stopSignal?: NodeJS.Signals } = {},
+): Promise<T> {
+  const svc = await startDialback({
+    configFile: 'bench/config.yaml',
+    ...(opts.nodeArgs ? { nodeArgs: opts.nodeArgs } : {}),
+  });
+  try {
+    return await load(svc.url);
+  } finally {
+    await svc.stop(opts.stopSignal ?? 'SIGTERM');
+  }
+}
+
 /** One fresh server with --cpu-prof under one load; prints and returns where the time goes. */
 async function profileUnder(
   label: string,
   load: (base: string) => autocannon.Options,
 ): Promise<unknown> {
-  const port = await freePort();
   const profDir = tempDir('prof');
-  const svc = await startDialback({
-    configFile: 'bench/config.yaml',
-    port,
+  const rate = await withService(async (base) => (await cannon(load(base))).reqPerSec, {
     nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
+    stopSignal: 'SIGINT',
   });
-  let rate = 0;
-  try {
-    rate = (await cannon(load(`http://127.0.0.1:${port}`))).reqPerSec;
-  } finally {
-    await svc.stop('SIGINT');
-  }
   const file = newestFile(profDir, '.cpuprofile');
   if (!file) return { error: 'no profile written' };
   const top = topFunctions(file, 25);
@@ -243,38 +254,22 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
 
         // A fresh server per load: sessions started by one load would still be working in the
         // next, and bookings of one would make the next one's tables bigger.
-        let port = await freePort();
-        let svc = await startDialback({ configFile: 'bench/config.yaml', port });
-        let base = `http://127.0.0.1:${port}`;
-        try {
+        await withService(async (base) => {
           await cannon(createOpts(base, 2, conns, 'scheduled'));
           createSched[k].push(await cannon(createOpts(base, duration, conns, 'scheduled')));
-          if (k === 0) {
-            await cannon({ url: `${base}${availabilityPath('window')}`, duration: 1, connections });
-            avail.push(
-              await cannon({ url: `${base}${availabilityPath('window')}`, duration, connections }),
-            );
-            availTs.push(
-              await cannon({
-                url: `${base}${availabilityPath('timestamp')}`,
-                duration,
-                connections,
-              }),
-            );
-          }
-        } finally {
-          await svc.stop('SIGTERM');
-        }
-
-        port = await freePort();
-        svc = await startDialback({ configFile: 'bench/config.yaml', port });
-        base = `http://127.0.0.1:${port}`;
-        try {
+          if (k > 0) return;
+          await cannon({ url: `${base}${availabilityPath('window')}`, duration: 1, connections });
+          avail.push(
+            await cannon({ url: `${base}${availabilityPath('window')}`, duration, connections }),
+          );
+          availTs.push(
+            await cannon({ url: `${base}${availabilityPath('timestamp')}`, duration, connections }),
+          );
+        });
+        await withService(async (base) => {
           await cannon(createOpts(base, 1, conns, 'now'));
           create[k].push(await cannon(createOpts(base, duration, conns, 'now')));
-        } finally {
-          await svc.stop('SIGTERM');
-        }
+        });
         const c = create[k][i];
         const cs = createSched[k][i];
         process.stdout.write(
@@ -411,28 +406,19 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
     `\nCreates by number of connections (median of ${runs} × ${duration} s; ` +
       `each connection has one create in flight)\n`,
   );
-  printTable(
-    byConnections.flatMap((l) => [
-      {
-        connections: l.connections,
-        create: 'now',
-        'req/s': l.create.reqPerSec,
-        'p50 ms': l.create.p50,
-        'p99 ms': l.create.p99,
-        'vs ceiling': l.ratios.createVsCeiling,
-        'ceiling req/s': l.fastifyCeiling.reqPerSec,
-      },
-      {
-        connections: l.connections,
-        create: 'scheduled',
-        'req/s': l.createScheduled.reqPerSec,
-        'p50 ms': l.createScheduled.p50,
-        'p99 ms': l.createScheduled.p99,
-        'vs ceiling': l.ratios.createScheduledVsCeiling,
-        'ceiling req/s': l.fastifyCeiling.reqPerSec,
-      },
-    ]),
-  );
+  const row = (l: AtConnections, create: 'now' | 'scheduled') => {
+    const r = create === 'now' ? l.create : l.createScheduled;
+    return {
+      connections: l.connections,
+      create,
+      'req/s': r.reqPerSec,
+      'p50 ms': r.p50,
+      'p99 ms': r.p99,
+      'vs ceiling': create === 'now' ? l.ratios.createVsCeiling : l.ratios.createScheduledVsCeiling,
+      'ceiling req/s': l.fastifyCeiling.reqPerSec,
+    };
+  };
+  printTable(byConnections.flatMap((l) => [row(l, 'now'), row(l, 'scheduled')]));
   const within = (b: typeof createWithinP99): string =>
     b ? `${b.reqPerSec} req/s at ${b.connections} connections (p99 ${b.p99} ms)` : 'none';
   process.stdout.write(
