@@ -15,19 +15,17 @@ export interface Progress {
 
 const WIDTH = 30;
 
-function percent(fraction: number): number {
-  return Math.floor(Math.min(1, Math.max(0, fraction)) * 100);
-}
+const clamp = (fraction: number): number => Math.min(1, Math.max(0, fraction));
 
 export function progressTo(stream: NodeJS.WritableStream & { isTTY?: boolean }): Progress {
   if (stream.isTTY) {
     let drawn = false;
     return {
       update(fraction, info) {
-        const f = Math.min(1, Math.max(0, fraction));
+        const f = clamp(fraction);
         const filled = Math.round(f * WIDTH);
         stream.write(
-          `\r[${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}] ${String(percent(f)).padStart(3)} %` +
+          `\r[${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}] ${String(Math.floor(f * 100)).padStart(3)} %` +
             `  created ${info.created}, open ${info.open}   `,
         );
         drawn = true;
@@ -40,7 +38,7 @@ export function progressTo(stream: NodeJS.WritableStream & { isTTY?: boolean }):
   let lastTenth = -1;
   return {
     update(fraction, info) {
-      const tenth = Math.floor(percent(fraction) / 10);
+      const tenth = Math.floor(clamp(fraction) * 10);
       if (tenth <= lastTenth) return;
       lastTenth = tenth;
       stream.write(
