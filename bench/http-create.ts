@@ -28,6 +28,7 @@ import {
   writeResult,
   type Child,
   startDialback,
+  mainThreadSched,
 } from './lib/common';
 
 const SERVICE = 'bench';
@@ -38,6 +39,19 @@ interface Run {
   p99: number;
   non2xx: number;
   errors: number;
+  /** Create runs: the service's event loop during the load (see LoopTime). */
+  loop?: LoopTime;
+}
+
+/**
+ * The service's main thread (its event loop) during a create run: the share of the run it was on
+ * a CPU, the share it was ready but waiting for one, and its CPU time per request. Near 100 % on
+ * a CPU, the event loop is the limit, whatever the connections.
+ */
+interface LoopTime {
+  onCpuPct: number;
+  waitingPct: number;
+  cpuUsPerRequest: number;
 }
 
 async function startCeiling(port: number): Promise<Child> {
@@ -56,15 +70,27 @@ function nextNumber(): string {
   return `+336${String(seq).padStart(8, '0')}`;
 }
 
-async function cannon(opts: autocannon.Options): Promise<Run> {
+/** One load; with `servicePid`, the service's main thread is read before and after it. */
+async function cannon(opts: autocannon.Options, servicePid?: number): Promise<Run> {
+  const before = servicePid === undefined ? undefined : mainThreadSched(servicePid);
+  const startedAt = performance.now();
   const r = await autocannon({ ...opts });
-  return {
+  const wallMs = performance.now() - startedAt;
+  const after = servicePid === undefined ? undefined : mainThreadSched(servicePid);
+  const run: Run = {
     reqPerSec: r.requests.average,
     p50: r.latency.p50,
     p99: r.latency.p99,
     non2xx: r.non2xx,
     errors: r.errors + r.timeouts,
   };
+  if (before && after && r.requests.total > 0)
+    run.loop = {
+      onCpuPct: round(((after.runNs - before.runNs) / 1e6 / wallMs) * 100, 1),
+      waitingPct: round(((after.waitNs - before.waitNs) / 1e6 / wallMs) * 100, 1),
+      cpuUsPerRequest: round((after.runNs - before.runNs) / 1e3 / r.requests.total, 0),
+    };
+  return run;
 }
 
 const DAY = 86_400_000;
@@ -117,12 +143,22 @@ function availabilityPath(kind: 'timestamp' | 'window'): string {
 }
 
 function summary(runs: Run[]): Run & { runs: Run[] } {
+  const loops = runs.flatMap((r) => (r.loop ? [r.loop] : []));
   return {
     reqPerSec: round(median(runs.map((r) => r.reqPerSec)), 0),
     p50: median(runs.map((r) => r.p50)),
     p99: median(runs.map((r) => r.p99)),
     non2xx: runs.reduce((s, r) => s + r.non2xx, 0),
     errors: runs.reduce((s, r) => s + r.errors, 0),
+    ...(loops.length === runs.length && loops.length > 0
+      ? {
+          loop: {
+            onCpuPct: median(loops.map((l) => l.onCpuPct)),
+            waitingPct: median(loops.map((l) => l.waitingPct)),
+            cpuUsPerRequest: median(loops.map((l) => l.cpuUsPerRequest)),
+          },
+        }
+      : {}),
     runs,
   };
 }
@@ -150,7 +186,7 @@ const AREAS: Record<string, RegExp> = {
  * lets a --cpu-prof child write its profile).
  */
 async function withService<T>(
-  load: (base: string) => Promise<T>,
+  load: (base: string, pid: number) => Promise<T>,
   opts: { nodeArgs?: string[]; stopSignal?: NodeJS.Signals } = {},
 ): Promise<T> {
   const svc = await startDialback({
@@ -158,7 +194,7 @@ async function withService<T>(
     ...(opts.nodeArgs ? { nodeArgs: opts.nodeArgs } : {}),
   });
   try {
-    return await load(svc.url);
+    return await load(svc.url, svc.pid);
   } finally {
     await svc.stop(opts.stopSignal ?? 'SIGTERM');
   }
@@ -254,9 +290,9 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
 
         // A fresh server per load: sessions started by one load would still be working in the
         // next, and bookings of one would make the next one's tables bigger.
-        await withService(async (base) => {
+        await withService(async (base, pid) => {
           await cannon(createOpts(base, 2, conns, 'scheduled'));
-          createSched[k].push(await cannon(createOpts(base, duration, conns, 'scheduled')));
+          createSched[k].push(await cannon(createOpts(base, duration, conns, 'scheduled'), pid));
           if (k > 0) return;
           await cannon({ url: `${base}${availabilityPath('window')}`, duration: 1, connections });
           avail.push(
@@ -266,9 +302,9 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
             await cannon({ url: `${base}${availabilityPath('timestamp')}`, duration, connections }),
           );
         });
-        await withService(async (base) => {
+        await withService(async (base, pid) => {
           await cannon(createOpts(base, 1, conns, 'now'));
-          create[k].push(await cannon(createOpts(base, duration, conns, 'now')));
+          create[k].push(await cannon(createOpts(base, duration, conns, 'now'), pid));
         });
         const c = create[k][i];
         const cs = createSched[k][i];
@@ -404,7 +440,8 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
   ]);
   process.stdout.write(
     `\nCreates by number of connections (median of ${runs} × ${duration} s; ` +
-      `each connection has one create in flight)\n`,
+      `each connection has one create in flight; "loop": the service's main thread, on a CPU ` +
+      `or ready and waiting for one, as a share of the run)\n`,
   );
   const row = (l: AtConnections, create: 'now' | 'scheduled') => {
     const r = create === 'now' ? l.create : l.createScheduled;
@@ -416,6 +453,9 @@ export async function main(argv = process.argv.slice(2)): Promise<Record<string,
       'p99 ms': r.p99,
       'vs ceiling': create === 'now' ? l.ratios.createVsCeiling : l.ratios.createScheduledVsCeiling,
       'ceiling req/s': l.fastifyCeiling.reqPerSec,
+      'loop on CPU %': r.loop?.onCpuPct ?? '–',
+      'loop waiting %': r.loop?.waitingPct ?? '–',
+      'loop µs/create': r.loop?.cpuUsPerRequest ?? '–',
     };
   };
   printTable(byConnections.flatMap((l) => [row(l, 'now'), row(l, 'scheduled')]));

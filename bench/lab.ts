@@ -46,6 +46,7 @@ import {
   tempDir,
   writeResult,
   startDialback,
+  SchedSampler,
   type DialbackChild,
 } from './lib/common';
 
@@ -198,44 +199,6 @@ function rssMiB(pid: number): number {
     return m ? Number(m[1]) / 1024 : 0;
   } catch {
     return 0;
-  }
-}
-
-/**
- * The main thread of a process (its event loop) as the scheduler saw it, sampled every 10 ms:
- * ns on a CPU and ns runnable but waiting for one (/proc/<pid>/schedstat).
- */
-class SchedSampler {
-  private readonly samples: Array<{ at: number; runNs: number; waitNs: number }> = [];
-  private readonly timer: NodeJS.Timeout;
-
-  constructor(private readonly pid: number) {
-    this.sample();
-    this.timer = setInterval(() => this.sample(), 10);
-  }
-
-  private sample(): void {
-    try {
-      const [run, wait] = fs.readFileSync(`/proc/${this.pid}/schedstat`, 'utf8').split(' ');
-      this.samples.push({ at: Date.now(), runNs: Number(run), waitNs: Number(wait) });
-    } catch {
-      // the process is gone
-    }
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-  }
-
-  /** On a CPU and waiting for one between the samples around [from, to] (epoch ms). */
-  between(from: number, to: number): { windowMs: number; onCpuMs: number; waitingMs: number } {
-    const a = [...this.samples].reverse().find((x) => x.at <= from) ?? this.samples[0];
-    const b = this.samples.find((x) => x.at >= to) ?? this.samples[this.samples.length - 1];
-    return {
-      windowMs: b.at - a.at,
-      onCpuMs: round((b.runNs - a.runNs) / 1e6, 1),
-      waitingMs: round((b.waitNs - a.waitNs) / 1e6, 1),
-    };
   }
 }
 

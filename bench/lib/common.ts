@@ -107,6 +107,51 @@ export function numFlag(f: Map<string, string>, name: string, dflt: number): num
   return n;
 }
 
+/**
+ * The main thread of a process (its event loop) as the scheduler saw it so far: ns on a CPU and
+ * ns runnable but waiting for one. `/proc/<pid>/schedstat` is the main thread's alone (a
+ * process's other threads have their own under `task/`). Undefined once the process is gone.
+ */
+export function mainThreadSched(pid: number): { runNs: number; waitNs: number } | undefined {
+  try {
+    const [run, wait] = fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ');
+    return { runNs: Number(run), waitNs: Number(wait) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** mainThreadSched sampled every 10 ms, to read any window of a run afterwards. */
+export class SchedSampler {
+  private readonly samples: Array<{ at: number; runNs: number; waitNs: number }> = [];
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly pid: number) {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), 10);
+  }
+
+  private sample(): void {
+    const s = mainThreadSched(this.pid);
+    if (s) this.samples.push({ at: Date.now(), ...s });
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** On a CPU and waiting for one between the samples around [from, to] (epoch ms). */
+  between(from: number, to: number): { windowMs: number; onCpuMs: number; waitingMs: number } {
+    const a = [...this.samples].reverse().find((x) => x.at <= from) ?? this.samples[0];
+    const b = this.samples.find((x) => x.at >= to) ?? this.samples[this.samples.length - 1];
+    return {
+      windowMs: b.at - a.at,
+      onCpuMs: round((b.runNs - a.runNs) / 1e6, 1),
+      waitingMs: round((b.waitNs - a.waitNs) / 1e6, 1),
+    };
+  }
+}
+
 export interface Child {
   proc: ChildProcess;
   pid: number;
