@@ -748,7 +748,8 @@ function drop(s: SessionState, ...keys: OptionalKey[]): SessionState {
  */
 function without<T extends object>(o: T, keys: readonly string[]): T {
   const copy: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) if (!keys.includes(k)) copy[k] = v;
+  // for…in over a plain object: its own keys in order, without Object.entries' arrays.
+  for (const k in o) if (!keys.includes(k)) copy[k] = o[k];
   return copy as T;
 }
 
