@@ -18,7 +18,7 @@ import { applyOptions, isOptionName, type ServiceOptions } from '../domain/optio
 import { validateNumber } from '../domain/phone';
 import { parseIsoInstant } from '../domain/zone-time';
 import { chargedDialAttempts, initialState } from '../domain/session-machine';
-import type { SessionEvent } from '../domain/session-types';
+import type { SessionEvent, SessionState } from '../domain/session-types';
 import {
   availabilityWindow,
   computeSlots,
@@ -140,6 +140,12 @@ export class Engine implements CallbackEngine {
   /** Live session actors by callback id: messages go straight to them (see route). */
   private readonly live = new Map<string, Ref<SessionMsg>>();
   /**
+   * The state each live session last wrote or read, which is what the store holds for it (the
+   * same connection sees its own uncommitted writes): whose call an answer is, and whether an
+   * agent is still held, are answered from it without reading the row (see sessionState).
+   */
+  private readonly liveStates = new Map<string, SessionState>();
+  /**
    * Callbacks whose COMPLETED state was committed, lately. A completed session ignores telephony
    * events and timers (the hang-up of its last leg comes after it ended): those are dropped
    * here rather than loading the session again only to ignore them.
@@ -198,9 +204,11 @@ export class Engine implements CallbackEngine {
       lost: (callbackId, agentId) =>
         this.route(callbackId, { type: 'event', event: { type: 'agent.lost', agentId } }),
       stillHeld: (held) => {
-        let now: Map<string, SessionHoldings>;
+        // Live sessions answer from their state; the others are read in one statement.
+        const unknown = held.filter((h) => !this.liveStates.has(h.callbackId));
+        let read = new Map<string, SessionHoldings>();
         try {
-          now = store.holdingsOf(held.map((h) => h.callbackId));
+          if (unknown.length > 0) read = store.holdingsOf(unknown.map((h) => h.callbackId));
         } catch (err) {
           // Cannot tell: release nobody (the next reconciliation looks again).
           logger.warn({ err }, 'could not read the sessions holding agents');
@@ -208,7 +216,7 @@ export class Engine implements CallbackEngine {
         }
         const out = new Set<string>();
         for (const h of held) {
-          const s = now.get(h.callbackId);
+          const s = this.liveStates.get(h.callbackId) ?? read.get(h.callbackId);
           if (s && s.gms !== 'COMPLETED' && s.agentId === h.agentId) out.add(h.callbackId);
         }
         return out;
@@ -239,7 +247,12 @@ export class Engine implements CallbackEngine {
       oweHangup: (callId) => this.owedHangups.add(callId),
       reroute: (id, msg) => this.route(id, msg),
       stopped: (id, ref) => {
-        if (this.live.get(id) === ref) this.live.delete(id);
+        if (this.live.get(id) !== ref) return;
+        this.live.delete(id);
+        this.liveStates.delete(id);
+      },
+      holds: (id, ref, state) => {
+        if (this.live.get(id) === ref) this.liveStates.set(id, state);
       },
       completed: (id) => this.completed.set(id, true),
       idleMs: deps.idleMs ?? 30_000,
@@ -453,13 +466,15 @@ export class Engine implements CallbackEngine {
 
   /** Whether callback `owner` still uses `callId` (or may: a call of another node is not ours). */
   private ownsCall(owner: string, callId: string, inbound: boolean): boolean {
-    let s: SessionHoldings | undefined;
-    try {
-      s = this.deps.store.holdings(owner);
-    } catch (err) {
-      // Cannot tell: never hang up what may be in use (the next sweep looks again).
-      this.deps.logger.warn({ err, callId }, 'could not read the owner of a call');
-      return true;
+    let s: SessionHoldings | undefined = this.liveStates.get(owner);
+    if (!s) {
+      try {
+        s = this.deps.store.holdings(owner);
+      } catch (err) {
+        // Cannot tell: never hang up what may be in use (the next sweep looks again).
+        this.deps.logger.warn({ err, callId }, 'could not read the owner of a call');
+        return true;
+      }
     }
     if (!s) return !owner.startsWith(`${this.deps.nodeId}-`);
     if (s.phase === 'completed') return false;

@@ -69,6 +69,11 @@ export interface SessionDeps {
   /** Re-enters a message through the supervisor (for messages left when the actor stops). */
   reroute: (id: string, msg: SessionMsg) => void;
   /**
+   * The state the session just wrote (or read, when loaded): the store's row for it until the
+   * next one, or until the actor stops (`stopped`).
+   */
+  holds: (id: string, ref: Ref<SessionMsg>, state: SessionState) => void;
+  /**
    * Called when the actor decides to stop, before any later message could reach it: the
    * engine routes to live actors directly and must forget this one at that very moment.
    */
@@ -166,9 +171,10 @@ export function createDormant(
 export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps): Ref<SessionMsg> {
   const { store, clock } = deps;
 
-  const load = (): Live | undefined => {
+  const load = (me: Ref<SessionMsg>): Live | undefined => {
     const row = store.get(id);
     if (!row) return undefined;
+    deps.holds(id, me, row.state);
     return {
       state: row.state,
       device: deviceOf(row),
@@ -249,6 +255,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
       });
       return live;
     }
+    deps.holds(id, me, t.state);
     const next: Live = { ...live, state: t.state };
     const dials = recordDials(t.effects, live.log);
     // A request to the agent pool need not wait for the commit: it lives in memory and dies with
@@ -556,6 +563,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
             retire(me);
             return undefined;
           }
+          deps.holds(id, me, t.state);
           const created: Live = {
             state: t.state,
             device: deviceOf(row),
@@ -574,7 +582,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
           return created;
         }
         case 'event': {
-          const cur = live ?? load();
+          const cur = live ?? load(me);
           if (!cur) {
             msg.reply?.({
               ok: false,
@@ -594,7 +602,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
           return next;
         }
         case 'reschedule': {
-          const cur = live ?? load();
+          const cur = live ?? load(me);
           if (!cur) {
             msg.reply({
               ok: false,
@@ -626,6 +634,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
             msg.reply({ ok: false, error: err instanceof Error ? err : new Error(String(err)) });
             return cur;
           }
+          deps.holds(id, me, t.state);
           const next: Live = { ...cur, state: t.state };
           const dials = recordDials(t.effects, cur.log);
           store.afterCommit((err) => {
@@ -637,7 +646,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
           return next;
         }
         case 'wake': {
-          let cur = live ?? load();
+          let cur = live ?? load(me);
           if (!cur) return undefined;
           const now = clock.now();
           const due = Object.entries(cur.state.timers)

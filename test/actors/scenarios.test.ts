@@ -410,12 +410,25 @@ describe('session lifetime', function () {
         throw new Error('disk I/O error');
       },
     }));
-    h = await oneAgent(300_000, { store });
-    const id = await h.create({});
-    await h.until(() => h.state(id) === 'PROCESSING', 'PROCESSING');
+    // A live session tells which agent it holds; one waiting for the customer's confirmation
+    // with no call up stops when idle, and then only its row can tell.
+    h = await new Harness({
+      service: {
+        _wait_for_agent: true,
+        _wait_for_user_confirm: true,
+        _user_confirm_timeout: 600,
+      },
+      agents: [{ id: 'agent1', handleTimeMs: 60_000 }],
+      store,
+      idleMs: 10_000,
+    }).start();
+    const id = await h.create({ _device_os: 'comet' });
+    await h.until(() => h.dialogs(id).length === 1, 'the ConfirmationDialog');
     await advance(h.clock, 120_000);
+    assert.equal(h.engine.liveSessions(), 0, 'the session waiting for the customer stopped');
     assert.ok(reads > 0, 'reconciliation asked');
-    assert.equal(h.engine.pool.get('agent1')?.state, 'busy', 'the agent is still on the call');
+    assert.equal(h.engine.pool.get('agent1')?.state, 'reserved', 'the agent is still held');
+    await h.engine.action(id, 'connect', {});
     assert.equal(await h.complete(id), 'AGENT_CONNECTED');
   });
 

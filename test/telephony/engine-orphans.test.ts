@@ -5,6 +5,7 @@
 
 import { strict as assert } from 'node:assert';
 import pino from 'pino';
+import sinon from 'sinon';
 import { Engine } from '../../src/actors/engine';
 import { VirtualClock } from '../../src/clock';
 import { resolveConfig } from '../../src/config';
@@ -210,6 +211,53 @@ describe('engine: calls no session owns are ended after a restart', function () 
     );
     await settle();
     assert.equal(live(telephony, '440-gone-c1'), false);
+  });
+
+  it('hangs up a call a live session does not follow, answering from the session, not the store', async () => {
+    const r = await run().start();
+    const id = (await r.engine.create('svc', { _customer_number: '+33612345678' }))._id;
+    await settle();
+    assert.ok(live(telephony, `${id}-c1`), 'the session dials its customer');
+    const reads = sinon.spy(store, 'holdings');
+    try {
+      // A call with the callback's id that the session never placed (as a ring left by an
+      // earlier run would be): it answers with the session's own call, 3 s later.
+      await telephony.dialCustomer({
+        callId: `${id}-c9`,
+        callbackId: id,
+        number: '+33612345670' as DialableNumber,
+        amd: true,
+        timeoutMs: 30_000,
+      });
+      await runUntil(clock, () => r.state(id) === 'PROCESSING', 600_000, 'talking');
+      assert.equal(live(telephony, `${id}-c9`), false, 'the stray call was hung up');
+      assert.equal(live(telephony, `${id}-c1`), true, 'the session’s own call is up');
+      assert.equal(reads.callCount, 0, 'the live session told whose calls they are');
+    } finally {
+      reads.restore();
+    }
+  });
+
+  it('keeps a live session’s agent at reconciliation, answering from the session, not the store', async () => {
+    const r = await run().start();
+    const id = (await r.engine.create('svc', { _customer_number: '+33612345678' }))._id;
+    await runUntil(clock, () => r.state(id) === 'PROCESSING', 600_000, 'talking');
+    const agentOf = () =>
+      ['agent1', 'agent2'].filter((a) => r.engine.pool.get(a)?.callbackId === id);
+    assert.equal(agentOf().length, 1);
+    const reads = sinon.spy(store, 'holdingsOf');
+    try {
+      // Past two reconciliations (every 30 s) of holds older than 30 s.
+      for (let i = 0; i < 7; i++) {
+        clock.advanceTo(clock.now() + 10_000);
+        await settle();
+      }
+      assert.equal(r.state(id), 'PROCESSING');
+      assert.equal(agentOf().length, 1, 'the agent is still held');
+      assert.equal(reads.callCount, 0, 'the live session told which agent it holds');
+    } finally {
+      reads.restore();
+    }
   });
 
   it('matches a caller who reached the access number while no process was running', async () => {
