@@ -118,6 +118,17 @@ interface Memo<T> {
 }
 
 const CALL_ID = DIALBACK_CALL_ID;
+
+/**
+ * A live session actor, and the state it last wrote or read (once it has): that is what the
+ * store holds for it, the same connection seeing its own uncommitted writes, so whose call an
+ * answer is, and whether an agent is still held, are answered from it without reading the row
+ * (see ownsCall and stillHeld).
+ */
+interface LiveSession {
+  ref: Ref<SessionMsg>;
+  state?: SessionState;
+}
 const BRIDGE_ID = /^(.+)-b$/;
 /** Request fields that are neither options nor user data. */
 const CORE_FIELDS = new Set(['_customer_number', '_desired_time', '_new_desired_time', '_id']);
@@ -138,13 +149,7 @@ export class Engine implements CallbackEngine {
   >();
   private readonly supervisors = new Map<string, Ref<SupervisorMsg>>();
   /** Live session actors by callback id: messages go straight to them (see route). */
-  private readonly live = new Map<string, Ref<SessionMsg>>();
-  /**
-   * The state each live session last wrote or read, which is what the store holds for it (the
-   * same connection sees its own uncommitted writes): whose call an answer is, and whether an
-   * agent is still held, are answered from it without reading the row (see sessionState).
-   */
-  private readonly liveStates = new Map<string, SessionState>();
+  private readonly live = new Map<string, LiveSession>();
   /**
    * Callbacks whose COMPLETED state was committed, lately. A completed session ignores telephony
    * events and timers (the hang-up of its last leg comes after it ended): those are dropped
@@ -205,7 +210,7 @@ export class Engine implements CallbackEngine {
         this.route(callbackId, { type: 'event', event: { type: 'agent.lost', agentId } }),
       stillHeld: (held) => {
         // Live sessions answer from their state; the others are read in one statement.
-        const unknown = held.filter((h) => !this.liveStates.has(h.callbackId));
+        const unknown = held.filter((h) => !this.live.get(h.callbackId)?.state);
         let read = new Map<string, SessionHoldings>();
         try {
           if (unknown.length > 0) read = store.holdingsOf(unknown.map((h) => h.callbackId));
@@ -216,7 +221,7 @@ export class Engine implements CallbackEngine {
         }
         const out = new Set<string>();
         for (const h of held) {
-          const s = this.liveStates.get(h.callbackId) ?? read.get(h.callbackId);
+          const s = this.live.get(h.callbackId)?.state ?? read.get(h.callbackId);
           if (s && s.gms !== 'COMPLETED' && s.agentId === h.agentId) out.add(h.callbackId);
         }
         return out;
@@ -247,12 +252,11 @@ export class Engine implements CallbackEngine {
       oweHangup: (callId) => this.owedHangups.add(callId),
       reroute: (id, msg) => this.route(id, msg),
       stopped: (id, ref) => {
-        if (this.live.get(id) !== ref) return;
-        this.live.delete(id);
-        this.liveStates.delete(id);
+        if (this.live.get(id)?.ref === ref) this.live.delete(id);
       },
-      holds: (id, ref, state) => {
-        if (this.live.get(id) === ref) this.liveStates.set(id, state);
+      current: (id, ref, state) => {
+        const l = this.live.get(id);
+        if (l?.ref === ref) l.state = state;
       },
       completed: (id) => this.completed.set(id, true),
       idleMs: deps.idleMs ?? 30_000,
@@ -310,7 +314,7 @@ export class Engine implements CallbackEngine {
     if (this.stopped) return;
     const live = this.live.get(id);
     if (live) {
-      dispatch(live, msg);
+      dispatch(live.ref, msg);
       return;
     }
     // Only what asks for no reply: requests still get their answer from the session.
@@ -331,7 +335,7 @@ export class Engine implements CallbackEngine {
       return;
     }
     const ref = spawnSession(sup, id, this.sessionDeps);
-    this.live.set(id, ref);
+    this.live.set(id, { ref });
     dispatch(ref, msg);
   }
 
@@ -466,7 +470,7 @@ export class Engine implements CallbackEngine {
 
   /** Whether callback `owner` still uses `callId` (or may: a call of another node is not ours). */
   private ownsCall(owner: string, callId: string, inbound: boolean): boolean {
-    let s: SessionHoldings | undefined = this.liveStates.get(owner);
+    let s: SessionHoldings | undefined = this.live.get(owner)?.state;
     if (!s) {
       try {
         s = this.deps.store.holdings(owner);

@@ -69,10 +69,10 @@ export interface SessionDeps {
   /** Re-enters a message through the supervisor (for messages left when the actor stops). */
   reroute: (id: string, msg: SessionMsg) => void;
   /**
-   * The state the session just wrote (or read, when loaded): the store's row for it until the
-   * next one, or until the actor stops (`stopped`).
+   * The session's current state, as it just wrote it to the store (or read it, when loaded):
+   * the store's row for it until the next one, or until the actor stops (`stopped`).
    */
-  holds: (id: string, ref: Ref<SessionMsg>, state: SessionState) => void;
+  current: (id: string, ref: Ref<SessionMsg>, state: SessionState) => void;
   /**
    * Called when the actor decides to stop, before any later message could reach it: the
    * engine routes to live actors directly and must forget this one at that very moment.
@@ -174,7 +174,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
   const load = (me: Ref<SessionMsg>): Live | undefined => {
     const row = store.get(id);
     if (!row) return undefined;
-    deps.holds(id, me, row.state);
+    deps.current(id, me, row.state);
     return {
       state: row.state,
       device: deviceOf(row),
@@ -255,7 +255,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
       });
       return live;
     }
-    deps.holds(id, me, t.state);
+    deps.current(id, me, t.state);
     const next: Live = { ...live, state: t.state };
     const dials = recordDials(t.effects, live.log);
     // A request to the agent pool need not wait for the commit: it lives in memory and dies with
@@ -563,7 +563,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
             retire(me);
             return undefined;
           }
-          deps.holds(id, me, t.state);
+          deps.current(id, me, t.state);
           const created: Live = {
             state: t.state,
             device: deviceOf(row),
@@ -634,7 +634,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
             msg.reply({ ok: false, error: err instanceof Error ? err : new Error(String(err)) });
             return cur;
           }
-          deps.holds(id, me, t.state);
+          deps.current(id, me, t.state);
           const next: Live = { ...cur, state: t.state };
           const dials = recordDials(t.effects, cur.log);
           store.afterCommit((err) => {
