@@ -81,8 +81,9 @@ export interface SimulatorOptions {
   /**
    * Ended calls kept for inspection and to refuse a second dial of their id; older ones are
    * forgotten, with their dial requests and, once it has no later dial, their callback's attempt
-   * count. Default: every call (tests and the what-if runner read them all). A long-running
-   * service bounds it, or it would grow by one call per dial.
+   * count. Default: every call (tests read them). The what-if runner reads none but keeps the
+   * default: bounding them there made its day slower (55.2 → 60.7 s and 51.4 → 56.1 s, for half
+   * the heap). A long-running service bounds it, or it would grow by one call per dial.
    */
   keepEndedCalls?: number;
 }
