@@ -432,12 +432,24 @@ export class AriObserver {
     );
     // One parameter, comma-separated: ARI keeps only the last of repeated ones.
     const q = `eventSource=${sources.map((x) => encodeURIComponent(x)).join(',')}`;
-    const res = await fetch(`${this.lab.ari.url}/ari/applications/${this.app}/subscription?${q}`, {
-      method: 'POST',
-      headers: { authorization: `Basic ${auth}` },
-      signal: AbortSignal.timeout(3000),
-    });
-    if (!res.ok) throw new Error(`ARI subscription for ${this.app}: HTTP ${res.status}`);
+    // The socket's `open` can come before Asterisk has registered the application it names: the
+    // subscription then answers 404 for a moment (seen once in CI). The adapter reconnects and
+    // subscribes again; the observer tries again for up to 2 s.
+    const until = Date.now() + 2000;
+    for (;;) {
+      const res = await fetch(
+        `${this.lab.ari.url}/ari/applications/${this.app}/subscription?${q}`,
+        {
+          method: 'POST',
+          headers: { authorization: `Basic ${auth}` },
+          signal: AbortSignal.timeout(3000),
+        },
+      );
+      if (res.ok) return;
+      if (res.status !== 404 || Date.now() >= until)
+        throw new Error(`ARI subscription for ${this.app}: HTTP ${res.status}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   /** Resolves once nothing has happened on the wire for `quietMs` (at most `timeoutMs`). */
