@@ -93,7 +93,12 @@ export class OfficeHours {
 
   isOpen(t: number): boolean {
     if (!Number.isFinite(t)) return false;
-    return this.openIntervals(t, t + 1).length > 0;
+    // What `openIntervals(t, t + 1).length > 0` answers, over the same local days, without
+    // building, sorting and merging their periods: every create asks it.
+    const last = this.localDay(t + 1);
+    for (let day = this.localDay(t) - 1; day <= last; day++)
+      for (const iv of this.periodsStartingOn(day)) if (iv.start < t + 1 && iv.end > t) return true;
+    return false;
   }
 
   /** Open intervals (epoch ms, merged, clipped to [from, to)), in order. */

@@ -307,6 +307,41 @@ describe('office hours', () => {
     });
   });
 
+  describe('isOpen and openIntervals', () => {
+    const offices = [
+      oh({ _bh_regular1: 'Mon-Fri 9:00-17:00', _bh_regular2: 'Sat 10:00-12:30' }),
+      oh({ _bh_regular1: 'Mon-Sun 22:00-06:00' }, 'America/New_York'),
+      oh({ _bh_regular1: 'Mon-Sun 00:00-24:00' }, 'Australia/Lord_Howe'),
+      oh(
+        {
+          _bh_regular1: 'Mon-Fri 01:00-04:00',
+          _bh_drop1: '2026-03-09',
+          _bh_add1: '03-08 23:00-02:00',
+          _effective_dates1: '2026-03-01 to 2026-03-20',
+        },
+        'America/New_York',
+      ),
+    ];
+
+    it('answers isOpen(t) as openIntervals(t, t + 1) does, at boundaries and across DST', () => {
+      // Every quarter of an hour over three weeks around the March change in both hemispheres,
+      // each instant with its neighbours 1 ms either side and a fractional millisecond.
+      let checked = 0;
+      let open = 0;
+      for (const h of offices) {
+        for (let q = at('2026-02-28T00:00:00Z'); q < at('2026-03-21T00:00:00Z'); q += HOUR / 4) {
+          for (const t of [q - 1, q, q + 1, q + 0.5]) {
+            const expected = h.openIntervals(t, t + 1).length > 0;
+            assert.equal(h.isOpen(t), expected, `${h.name} ${h.timezone} at ${t}`);
+            checked++;
+            if (expected) open++;
+          }
+        }
+      }
+      assert.ok(open > 0 && open < checked, `${open} of ${checked} instants open`);
+    });
+  });
+
   describe('periods', () => {
     const h = oh({ _bh_regular1: 'Mon-Fri 9:00-17:00' }, 'UTC');
 
