@@ -56,7 +56,7 @@ import { MessageHub, spawnNotifier, type OutboundDelivery } from './notifier-act
 import type { ActionReply, SessionDeps, SessionMsg } from './session-actor';
 import { createDormant, spawnSession } from './session-actor';
 import { spawnSupervisor, type SupervisorMsg } from './supervisor';
-import { spawnTimer, type TimerMsg } from './timer-actor';
+import { WakeWindow, spawnTimer, type TimerMsg } from './timer-actor';
 
 export interface ServiceDefinition {
   name: string;
@@ -158,6 +158,7 @@ export class Engine implements CallbackEngine {
   private readonly completed = new LRUCache<string, true>({ max: RECENTLY_COMPLETED });
   private sessionDeps!: SessionDeps;
   private readonly timer: Ref<TimerMsg>;
+  private readonly wakeWindow = new WakeWindow();
   private readonly poolRef: PoolInbox;
   private readonly unsubscribeTelephony: () => void;
   /** User Originated calls carry the adapter's own ids: which callback each one belongs to. */
@@ -192,6 +193,7 @@ export class Engine implements CallbackEngine {
     this.timer = spawnTimer(this.system, {
       clock,
       store,
+      window: this.wakeWindow,
       logger: logger.child({ actor: 'timer' }),
       wake: (id) => this.route(id, { type: 'wake' }),
       horizonMs: deps.horizonMs ?? 60 * 60_000,
@@ -246,6 +248,7 @@ export class Engine implements CallbackEngine {
       metrics: this.metrics,
       pool: this.poolRef,
       timer: this.timer,
+      wakeWindow: this.wakeWindow,
       notifier,
       ewt: this.ewt,
       agentEndpoint: (agentId) => this.pool.get(agentId)?.endpoint,

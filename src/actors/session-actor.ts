@@ -25,7 +25,7 @@ import type { TelephonyPort } from '../telephony/port';
 import { isTelephonyError } from '../telephony/telephony-error';
 import type { EwtBoard, PoolInbox } from './agent-pool-actor';
 import type { DeviceAddress, NotifierMsg } from './notifier-actor';
-import type { TimerMsg } from './timer-actor';
+import type { TimerMsg, WakeWindow } from './timer-actor';
 
 export type ActionReply = { ok: true; body: Record<string, unknown> } | { ok: false; error: Error };
 
@@ -58,6 +58,8 @@ export interface SessionDeps {
   metrics: EngineMetrics;
   pool: PoolInbox;
   timer: Ref<TimerMsg>;
+  /** What the timer holds in memory: a wake-up past it is left to the timer's next loads. */
+  wakeWindow: WakeWindow;
   notifier: Ref<NotifierMsg>;
   ewt: EwtBoard;
   agentEndpoint: (agentId: string) => string | undefined;
@@ -161,7 +163,8 @@ export function createDormant(
         return;
       }
       deps.metrics.bookings.inc({ service: row.service });
-      dispatch(deps.timer, { type: 'schedule', id: row.id, at: wake });
+      if (deps.wakeWindow.holds(wake))
+        dispatch(deps.timer, { type: 'schedule', id: row.id, at: wake });
       resolve();
     });
   });
@@ -575,7 +578,8 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
             if (err) return lostWrite(created, me, err, msg.reply);
             deps.metrics.bookings.inc({ service: row.service });
             msg.reply({ ok: true, body: { _id: id } });
-            if (wake !== null) dispatch(deps.timer, { type: 'schedule', id, at: wake });
+            if (deps.wakeWindow.holds(wake))
+              dispatch(deps.timer, { type: 'schedule', id, at: wake });
             for (const effect of t.effects)
               if (effect.type !== 'reply') run(created, effect, dials);
           });

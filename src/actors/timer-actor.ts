@@ -12,10 +12,27 @@ import type { Store } from '../store/store';
 export type TimerMsg =
   { type: 'schedule'; id: string; at: number | null } | { type: 'fire' } | { type: 'load' };
 
+/**
+ * How far the timer actor's window reaches: it holds every wake-up due before `until` and none
+ * due later, whose rows its next loads read from the store. So a new booking whose first
+ * wake-up is at or past `until` need not send it (the timer would only drop it): the row the
+ * booking just committed holds it. Written by the timer actor only.
+ */
+export class WakeWindow {
+  until = -Infinity;
+
+  /** Whether a wake-up at `at` belongs in the timer actor's memory now. */
+  holds(at: number | null | undefined): boolean {
+    return at !== null && at !== undefined && at < this.until;
+  }
+}
+
 export interface TimerDeps {
   clock: Clock;
   store: Store;
   logger: Logger;
+  /** Shared with the sessions (see WakeWindow); the actor keeps its own when none is given. */
+  window?: WakeWindow;
   /** Called for every due callback, in due order. */
   wake: (id: string, dueAt: number) => void;
   /** How far ahead wake-ups are held in memory (ms). */
@@ -74,8 +91,6 @@ export class WakeHeap {
 interface TimerState {
   heap: WakeHeap;
   armed?: { at: number; handle: TimerHandle };
-  /** Every wake-up due before this is in the heap. */
-  loadedUntil: number;
   loadTimer?: TimerHandle;
 }
 
@@ -83,6 +98,7 @@ const PAGE = 10_000;
 
 export function spawnTimer(parent: Ref<unknown>, deps: TimerDeps): Ref<TimerMsg> {
   const { clock } = deps;
+  const window = deps.window ?? new WakeWindow();
   const rearm = (s: TimerState, self: Ref<TimerMsg>): void => {
     const next = s.heap.peek();
     if (s.armed && s.armed.at === next) return;
@@ -102,7 +118,7 @@ export function spawnTimer(parent: Ref<unknown>, deps: TimerDeps): Ref<TimerMsg>
       const last = page[page.length - 1];
       after = { nextWakeAt: last.nextWakeAt, id: last.id };
     }
-    s.loadedUntil = until;
+    window.until = until;
     if (s.loadTimer) clock.clearTimer(s.loadTimer);
     s.loadTimer = clock.setTimer(until - Math.floor(deps.horizonMs / 4), () =>
       dispatch(self, { type: 'load' }),
@@ -113,11 +129,11 @@ export function spawnTimer(parent: Ref<unknown>, deps: TimerDeps): Ref<TimerMsg>
   return spawn(
     parent,
     (state: TimerState | undefined, msg: TimerMsg, ctx): TimerState => {
-      const s: TimerState = state ?? { heap: new WakeHeap(), loadedUntil: -Infinity };
+      const s: TimerState = state ?? { heap: new WakeHeap() };
       const self = ctx.self as Ref<TimerMsg>;
       switch (msg.type) {
         case 'schedule':
-          if (msg.at === null || msg.at >= s.loadedUntil) s.heap.set(msg.id, null);
+          if (!window.holds(msg.at)) s.heap.set(msg.id, null);
           else s.heap.set(msg.id, msg.at);
           break;
         case 'load':

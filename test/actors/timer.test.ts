@@ -5,10 +5,14 @@ import { strict as assert } from 'node:assert';
 import { start, stop } from 'nact';
 import sinon from 'sinon';
 import { MAX_TIMEOUT_MS, SystemClock, VirtualClock } from '../../src/clock';
-import { WakeHeap, spawnTimer } from '../../src/actors/timer-actor';
+import { WakeHeap, WakeWindow, spawnTimer } from '../../src/actors/timer-actor';
 import { silentLogger } from '../../src/logger';
 import type { Store } from '../../src/store/store';
 import { settle } from '../helpers/settle';
+import { Harness, START } from './engine-harness';
+// nact's actor class, spied on to see every message sent to the timer actor.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { Actor } = require('nact/lib/actor') as { Actor: { prototype: { dispatch: unknown } } };
 
 describe('wake-up heap', () => {
   it('pops due entries in due order and keeps only the latest due time of an id', () => {
@@ -86,11 +90,14 @@ describe('timer actor', () => {
           .sort((a, b) => a.nextWakeAt - b.nextWakeAt),
     } as unknown as Store;
     const woken: Array<[string, number]> = [];
+    const window = new WakeWindow();
     const system = start();
     try {
+      assert.equal(window.holds(1_000_001), false, 'nothing is held before the first load');
       const timer = spawnTimer(system, {
         clock,
         store,
+        window,
         logger: silentLogger(),
         wake: (id) => {
           woken.push([id, clock.now()]);
@@ -105,6 +112,10 @@ describe('timer actor', () => {
       dispatch(timer, { type: 'schedule', id: 'new', at: 1_001_000 });
       dispatch(timer, { type: 'schedule', id: 'beyond', at: 1_000_000 + 5 * 3600_000 });
       await settle();
+      assert.equal(window.until, 1_000_000 + 3600_000, 'the window reaches the horizon');
+      assert.equal(window.holds(1_000_000 + 3600_000 - 1), true);
+      assert.equal(window.holds(1_000_000 + 3600_000), false);
+      assert.equal(window.holds(null), false);
       for (let i = 0; i < 10; i++) {
         const next = clock.nextDue();
         if (next === undefined || next > 1_010_000) break;
@@ -131,5 +142,53 @@ describe('timer actor', () => {
     } finally {
       stop(system);
     }
+  });
+});
+
+describe('wake-ups past the timer window', () => {
+  let h: Harness | undefined;
+  let spy: sinon.SinonSpy | undefined;
+  afterEach(async () => {
+    spy?.restore();
+    await h?.stop();
+  });
+
+  it('are not sent to the timer actor, whose next loads read them from the store', async () => {
+    h = await new Harness({ service: { _wait_for_agent: false } }).start();
+    // Every message to the timer actor, whoever sends it.
+    spy = sinon.spy(Actor.prototype, 'dispatch');
+    const scheduled = () =>
+      spy!
+        .getCalls()
+        .filter((c) => (c.thisValue as { name?: string }).name === 'timer')
+        .map((c) => c.args[0] as { type: string; id?: string; at?: number })
+        .filter((m) => m.type === 'schedule');
+    const iso = (ms: number): string => new Date(ms).toISOString();
+
+    const later = await h.create({ _desired_time: iso(START + 2 * 3600_000) });
+    const now = await h.create({});
+    await settle();
+    assert.deepEqual(
+      scheduled(),
+      [],
+      'a booking 2 h ahead and an immediate one (its time-to-live a day ahead) send nothing',
+    );
+    const soon = await h.create({ _desired_time: iso(START + 10 * 60_000) });
+    await settle();
+    assert.deepEqual(
+      scheduled().map((m) => m.id),
+      [soon],
+      'a booking due within the hour is sent',
+    );
+    await h.engine.cancel('svc', soon);
+    assert.equal(await h.complete(now), 'AGENT_CONNECTED');
+    await h.until(
+      () => h!.customerDials(later).length > 0,
+      'the 2 h booking dialled',
+      3 * 3600_000,
+    );
+    const dialledAt = h.telephony.calls().find((c) => c.callId === `${later}-c1`)!.dialledAt;
+    assert.ok(dialledAt <= START + 2 * 3600_000, 'dialled no later than the desired time');
+    assert.ok(dialledAt >= START + 2 * 3600_000 - 180_000, 'nor earlier than the threshold');
   });
 });
