@@ -118,6 +118,9 @@ interface Memo<T> {
 }
 
 const CALL_ID = DIALBACK_CALL_ID;
+const BRIDGE_ID = /^(.+)-b$/;
+/** Request fields that are neither options nor user data. */
+const CORE_FIELDS = new Set(['_customer_number', '_desired_time', '_new_desired_time', '_id']);
 
 /**
  * A live session actor, and the state it last wrote or read (once it has): that is what the
@@ -129,9 +132,6 @@ interface LiveSession {
   ref: Ref<SessionMsg>;
   state?: SessionState;
 }
-const BRIDGE_ID = /^(.+)-b$/;
-/** Request fields that are neither options nor user data. */
-const CORE_FIELDS = new Set(['_customer_number', '_desired_time', '_new_desired_time', '_id']);
 
 export class Engine implements CallbackEngine {
   readonly metrics: EngineMetrics;

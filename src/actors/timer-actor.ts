@@ -22,8 +22,8 @@ export class WakeWindow {
   until = -Infinity;
 
   /** Whether a wake-up at `at` belongs in the timer actor's memory now. */
-  holds(at: number | null | undefined): boolean {
-    return at !== null && at !== undefined && at < this.until;
+  holds(at: number | null): boolean {
+    return at !== null && at < this.until;
   }
 }
 
@@ -133,8 +133,7 @@ export function spawnTimer(parent: Ref<unknown>, deps: TimerDeps): Ref<TimerMsg>
       const self = ctx.self as Ref<TimerMsg>;
       switch (msg.type) {
         case 'schedule':
-          if (!window.holds(msg.at)) s.heap.set(msg.id, null);
-          else s.heap.set(msg.id, msg.at);
+          s.heap.set(msg.id, window.holds(msg.at) ? msg.at : null);
           break;
         case 'load':
           load(s, self);
