@@ -163,12 +163,19 @@ export function createDormant(
         return;
       }
       deps.metrics.bookings.inc({ service: row.service });
-      if (deps.wakeWindow.holds(wake))
-        dispatch(deps.timer, { type: 'schedule', id: row.id, at: wake });
+      scheduleFirstWake(deps, row.id, wake);
       resolve();
     });
   });
   return { written };
+}
+
+/**
+ * Tells the timer of a committed new booking's first wake-up, unless it lies past the timer's
+ * window: the timer would only drop it, and its next loads read it from the row.
+ */
+function scheduleFirstWake(deps: SessionDeps, id: string, wake: number | null): void {
+  if (deps.wakeWindow.holds(wake)) dispatch(deps.timer, { type: 'schedule', id, at: wake });
 }
 
 export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps): Ref<SessionMsg> {
@@ -578,8 +585,7 @@ export function spawnSession(parent: Ref<unknown>, id: string, deps: SessionDeps
             if (err) return lostWrite(created, me, err, msg.reply);
             deps.metrics.bookings.inc({ service: row.service });
             msg.reply({ ok: true, body: { _id: id } });
-            if (deps.wakeWindow.holds(wake))
-              dispatch(deps.timer, { type: 'schedule', id, at: wake });
+            scheduleFirstWake(deps, id, wake);
             for (const effect of t.effects)
               if (effect.type !== 'reply') run(created, effect, dials);
           });
